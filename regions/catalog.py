@@ -1,0 +1,350 @@
+"""The accelerator catalog: priced offerings per region, chip specs, regions with coordinates and carbon.
+
+Everything is read from ``regions/data`` (see its README for sources) by an explicit
+:func:`load_catalog` call; nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+__all__ = [
+    "DATA_DIR",
+    "AcceleratorSpec",
+    "Catalog",
+    "Cloud",
+    "ExcludedRow",
+    "Offering",
+    "Region",
+    "canonical_accelerator",
+    "load_catalog",
+]
+
+Cloud = Literal["aws", "gcp", "azure"]
+CLOUDS: tuple[Cloud, ...] = get_args(Cloud)
+
+DATA_DIR = Path(__file__).parent / "data"
+
+# Chips per host for single-host TPU slices; larger slices span several hosts and are not
+# schedulable as one serving node. As of 2026-08, source: Google Cloud TPU docs, "TPU versions"
+# pages for v4, v5e, v5p and v6e (v5e/v6e hosts carry up to 8 chips, v4/v5p hosts 4).
+_TPU_CHIPS_PER_HOST = {"TPU v4": 4, "TPU v5e": 8, "TPU v5p": 4, "TPU v6e": 8}
+
+# Azure and GCP rows name some chips by family only; regions/data/README.md ("Known gaps a loader
+# must resolve") maps each SKU pattern to the chip in accelerator_specs.csv.
+_AZURE_SPEC_BY_SKU = (
+    (re.compile(r"^Standard_NC\d+ads_A100_v4$"), "A100-80GB-PCIe"),
+    (re.compile(r"^Standard_ND96amsr?_A100_v4$"), "A100-80GB"),
+    (re.compile(r"^Standard_ND96asr(_A100)?_v4$"), "A100"),
+    (re.compile(r"^Standard_NCC?\d+a?d?i?s?_H100_v5$"), "H100-NVL"),
+    (re.compile(r"^Standard_ND96is\w*_H100_v5$"), "H100"),
+)
+_SPEC_ALIASES = {"H100-MEGA": "H100"}
+
+
+@dataclass(frozen=True, slots=True)
+class AcceleratorSpec:
+    """One accelerator chip's datasheet figures (``accelerator_specs.csv``)."""
+
+    name: str
+    """Canonical chip name, e.g. ``"H100"``, ``"TPU v5e"``."""
+    vendor: str
+    memory_gib: float
+    """Device memory per chip, GiB."""
+    memory_bandwidth_gbps: float
+    """Peak device-memory bandwidth per chip, GB/s (10^9 bytes per second)."""
+    bf16_tflops: float
+    """Dense BF16 (FP16 where the chip has no BF16) peak per chip, TFLOPS."""
+    fp8_int8_tflops: float | None
+    """Dense FP8 (Hopper and newer) or INT8 peak per chip, TFLOPS; None where unpublished."""
+    tdp_watts: float | None
+    """Board power per chip, W; None where the vendor publishes none (Neuron chips, TPUs)."""
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A cloud region with what latency, residency and carbon decisions need."""
+
+    cloud: Cloud
+    code: str
+    """Provider region code, e.g. ``"us-east-1"``."""
+    display_name: str
+    country_code: str
+    """ISO 3166-1 alpha-2 country of the region, e.g. ``"US"``."""
+    latitude: float
+    longitude: float
+    grid_gco2_per_kwh: float | None
+    """Grid carbon intensity (annual average); None where no source covers the region."""
+    carbon_source: str
+    pue: float
+    """Power usage effectiveness applied to energy drawn in this cloud (``pue.csv``)."""
+
+    @property
+    def key(self) -> str:
+        """``"cloud:code"``, unique across clouds."""
+        return f"{self.cloud}:{self.code}"
+
+
+@dataclass(frozen=True, slots=True)
+class Offering:
+    """One purchasable accelerator node shape in one region."""
+
+    cloud: Cloud
+    region: str
+    instance_type: str
+    """EC2 instance type, GCE machine type, Cloud TPU type or Azure VM size."""
+    kind: Literal["vm", "tpu_slice"]
+    accelerator: str
+    """Canonical accelerator name (a key of :attr:`Catalog.specs` where specs exist)."""
+    accelerator_count: int
+    """Accelerators per node (TPU chips for TPU slices)."""
+    accelerator_memory_gib: float | None
+    """Memory per accelerator, GiB; from the spec sheet where the price row has none."""
+    usd_per_hour: float
+    """On-demand list price for the whole node, USD per hour."""
+    spot_usd_per_hour: float | None
+    """Spot price for the node, USD per hour; None where the catalog has no spot figure."""
+    spot_basis: str | None
+    """Where the spot figure comes from (a published price or an advisor-based estimate)."""
+    price_source: str
+    confidence: str
+    """``high``, ``medium`` or ``low`` as rated by the data README."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExcludedRow:
+    """A catalog row that cannot be placed, with the reason (kept so that nothing vanishes silently)."""
+
+    cloud: str
+    region: str
+    instance_type: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All offerings, regions and chip specs, indexed for lookups."""
+
+    offerings: tuple[Offering, ...]
+    regions: dict[str, Region]
+    """Keyed by ``"cloud:code"``."""
+    specs: dict[str, AcceleratorSpec]
+    excluded: tuple[ExcludedRow, ...]
+
+    def region(self, cloud: str, code: str) -> Region:
+        """Returns a region or raises LookupError naming the closest known codes."""
+        found = self.regions.get(f"{cloud}:{code}")
+        if found is None:
+            known = [r.code for r in self.regions.values() if r.cloud == cloud]
+            raise LookupError(f"unknown {cloud} region {code!r}{_suggest(code, known)}")
+        return found
+
+    def spec(self, accelerator: str) -> AcceleratorSpec | None:
+        """Returns the chip spec, or None for chips without a spec row (not sizeable by roofline)."""
+        return self.specs.get(accelerator)
+
+    @functools.cached_property
+    def accelerator_names(self) -> tuple[str, ...]:
+        """Every canonical accelerator name that appears in offerings or specs."""
+        return tuple(sorted({o.accelerator for o in self.offerings} | set(self.specs)))
+
+    def canonical_accelerator(self, name: str) -> str:
+        """Canonicalises an accelerator name case- and punctuation-insensitively.
+
+        Raises:
+            LookupError: unknown name; the message lists close matches.
+        """
+        wanted = _fold(name)
+        for known in self.accelerator_names:
+            if _fold(known) == wanted:
+                return known
+        alias = {_fold(k): v for k, v in _SPEC_ALIASES.items()}.get(wanted)
+        if alias:
+            return alias
+        raise LookupError(f"unknown accelerator {name!r}{_suggest(name, self.accelerator_names)}")
+
+
+def canonical_accelerator(name: str) -> str:
+    """Canonical accelerator name against the bundled catalog (see :meth:`Catalog.canonical_accelerator`)."""
+    return load_catalog().canonical_accelerator(name)
+
+
+@functools.lru_cache(maxsize=4)
+def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
+    """Reads and validates the catalog CSVs under ``data_dir``.
+
+    Raises:
+        ValueError: a file is missing a column or holds a value of the wrong type; the message
+            names the file, the row number and the column.
+    """
+    specs = {s.name: s for s in _read_specs(data_dir / "accelerator_specs.csv")}
+    pue = {row["cloud"]: _num(row, "pue", "pue.csv", i) for i, row in _rows(data_dir / "pue.csv")}
+    regions = _read_regions(data_dir, pue)
+    spot_savings = _read_spot_advisor(data_dir / "aws_spot_advisor.csv")
+    offerings: list[Offering] = []
+    excluded: list[ExcludedRow] = []
+    for line, row in _rows(data_dir / "accelerators.csv"):
+        reason = _exclusion_reason(row, regions)
+        if reason:
+            excluded.append(ExcludedRow(row["cloud"], row["region"], row["instance_type"], reason))
+            continue
+        offerings.append(_offering(row, line, specs, spot_savings))
+    return Catalog(offerings=tuple(offerings), regions=regions, specs=specs, excluded=tuple(excluded))
+
+
+def _read_specs(path: Path) -> Iterable[AcceleratorSpec]:
+    for line, row in _rows(path):
+        yield AcceleratorSpec(
+            name=row["accelerator"],
+            vendor=row["vendor"],
+            memory_gib=_num(row, "memory_gib", path.name, line),
+            memory_bandwidth_gbps=_num(row, "memory_bw_gbps", path.name, line),
+            bf16_tflops=_num(row, "bf16_tflops_dense", path.name, line),
+            fp8_int8_tflops=_opt_num(row, "fp8_or_int8_dense", path.name, line),
+            tdp_watts=_opt_num(row, "tdp_watts", path.name, line),
+            source=row["notes"],
+        )
+
+
+def _read_regions(data_dir: Path, pue: dict[str, float]) -> dict[str, Region]:
+    carbon: dict[str, tuple[float, str]] = {}
+    for line, row in _rows(data_dir / "carbon.csv"):
+        if row["preferred"] == "1":
+            value = _num(row, "grid_gco2_per_kwh", "carbon.csv", line)
+            carbon[f"{row['cloud']}:{row['region']}"] = (value, f"{row['source']} ({row['year']})")
+    regions: dict[str, Region] = {}
+    for line, row in _rows(data_dir / "regions.csv"):
+        cloud = _cloud(row, "regions.csv", line)
+        if not row["latitude"]:
+            continue  # the README documents these as placeholder coordinates that were removed
+        key = f"{cloud}:{row['region']}"
+        grid, source = carbon.get(key, (None, "no carbon source covers this region"))
+        regions[key] = Region(
+            cloud=cloud,
+            code=row["region"],
+            display_name=row["display_name"],
+            country_code=row["country_code"],
+            latitude=_num(row, "latitude", "regions.csv", line),
+            longitude=_num(row, "longitude", "regions.csv", line),
+            grid_gco2_per_kwh=grid,
+            carbon_source=source,
+            pue=pue[cloud],
+        )
+    return regions
+
+
+def _read_spot_advisor(path: Path) -> dict[tuple[str, str], int]:
+    return {
+        (row["instance_type"], row["region"]): int(_num(row, "spot_savings_pct", path.name, line))
+        for line, row in _rows(path)
+        if row["os"] == "Linux"
+    }
+
+
+def _exclusion_reason(row: dict[str, str], regions: dict[str, Region]) -> str | None:
+    if not row["hourly_usd"]:
+        return "no on-demand price in the source"
+    if row["offering"] == "attachable_gpu":
+        return "attachable GPU priced per GPU only; the N1 host VM price is not in the catalog"
+    if not row["accelerator_count"]:
+        return "accelerator count unknown in the source"
+    count = float(row["accelerator_count"])
+    if count < 1 or count != int(count):
+        return "fractional GPU partition; not schedulable as whole accelerators"
+    host_limit = _TPU_CHIPS_PER_HOST.get(row["accelerator"])
+    if row["offering"] == "tpu_slice" and (host_limit is None or count > host_limit):
+        return "multi-host TPU slice (or TPU generation without single-host serving)"
+    if f"{row['cloud']}:{row['region']}" not in regions:
+        return "region has no coordinates in regions.csv"
+    return None
+
+
+def _offering(
+    row: dict[str, str], line: int, specs: dict[str, AcceleratorSpec], spot_savings: dict[tuple[str, str], int]
+) -> Offering:
+    cloud = _cloud(row, "accelerators.csv", line)
+    accelerator = _spec_name(row)
+    spec = specs.get(accelerator)
+    memory = _opt_num(row, "accelerator_memory_gib", "accelerators.csv", line)
+    price = _num(row, "hourly_usd", "accelerators.csv", line)
+    spot = _opt_num(row, "spot_hourly_usd", "accelerators.csv", line)
+    spot_basis: str | None = "published spot price (GCP)" if spot is not None else None
+    savings = spot_savings.get((row["instance_type"], row["region"]))
+    if cloud == "aws" and savings is not None:
+        # The advisor publishes a saving, not a price (regions/data/README.md section 2).
+        spot = round(price * (1 - savings / 100), 6)
+        spot_basis = f"estimate: on-demand less the {savings}% AWS Spot Instance Advisor saving (2025-06)"
+    return Offering(
+        cloud=cloud,
+        region=row["region"],
+        instance_type=row["instance_type"],
+        kind="tpu_slice" if row["offering"] == "tpu_slice" else "vm",
+        accelerator=accelerator,
+        accelerator_count=int(float(row["accelerator_count"])),
+        accelerator_memory_gib=spec.memory_gib if spec else memory,
+        usd_per_hour=price,
+        spot_usd_per_hour=spot,
+        spot_basis=spot_basis,
+        price_source=row["price_source"],
+        confidence=row["confidence"],
+    )
+
+
+def _spec_name(row: dict[str, str]) -> str:
+    name = row["accelerator"]
+    if row["cloud"] == "azure":
+        for pattern, spec in _AZURE_SPEC_BY_SKU:
+            if pattern.match(row["instance_type"]):
+                return spec
+    if name == "A100" and row["accelerator_memory_gib"] and float(row["accelerator_memory_gib"]) >= 80:
+        return "A100-80GB"
+    return _SPEC_ALIASES.get(name, name)
+
+
+def _rows(path: Path) -> Iterable[tuple[int, dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            yield line, row
+
+
+def _num(row: dict[str, str], column: str, file: str, line: int) -> float:
+    value = _opt_num(row, column, file, line)
+    if value is None:
+        raise ValueError(f"{file} line {line}: column {column!r} is empty; expected a number")
+    return value
+
+
+def _opt_num(row: dict[str, str], column: str, file: str, line: int) -> float | None:
+    if column not in row:
+        raise ValueError(f"{file}: missing column {column!r}")
+    raw = row[column].strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{file} line {line}: column {column!r} is {raw!r}; expected a number") from None
+
+
+def _cloud(row: dict[str, str], file: str, line: int) -> Cloud:
+    cloud = row["cloud"]
+    if cloud not in CLOUDS:
+        raise ValueError(f"{file} line {line}: cloud {cloud!r} is not one of {', '.join(CLOUDS)}")
+    return cloud  # type: ignore[return-value]  # narrowed by the membership test above
+
+
+def _fold(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", name).lower()
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""

@@ -1,0 +1,271 @@
+"""Typed workload profiles: what a team asks for, independent of cloud, region or cluster.
+
+A profile is written once as YAML and validated strictly: unknown keys are errors, and every
+error names the file, the field path and what was expected (see :mod:`workloads.loading`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import Self
+
+__all__ = [
+    "Budget",
+    "Capacity",
+    "CarbonPolicy",
+    "CascadeStage",
+    "Compliance",
+    "ExternalModel",
+    "LlmModel",
+    "MeasuredModel",
+    "MeasuredThroughput",
+    "ModelSpec",
+    "Placement",
+    "Scaling",
+    "Slo",
+    "UserGeography",
+    "WorkloadProfile",
+]
+
+DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=40)]
+"""A DNS-1123 label: it becomes Pulumi logical names and Kubernetes namespaces."""
+
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+"""ISO 3166-1 alpha-2 country code, upper case (``US``, ``DE``)."""
+
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class LlmModel(_Model):
+    """A transformer served token by token; sized by the roofline model in regions/sizing.py."""
+
+    kind: Literal["llm"] = "llm"
+    name: str
+    """Model identifier handed to the server, e.g. a Hugging Face repository id."""
+    params_billion: Annotated[float, Field(gt=0, le=2000)]
+    """Parameter count in billions."""
+    precision: Literal["bf16", "fp8", "int8", "int4"] = "bf16"
+    """Weight precision. int4 is weight-only: compute runs at bf16."""
+    context_tokens: Annotated[int, Field(ge=128, le=2_000_000)]
+    """Longest sequence (prompt + output) one request may use; one such sequence must fit in memory."""
+    layers: Annotated[int, Field(ge=1, le=512)]
+    """Transformer layers (``num_hidden_layers``); sizes the KV cache."""
+    kv_heads: Annotated[int, Field(ge=1, le=512)]
+    """Key/value heads per layer (``num_key_value_heads``; equals attention heads without GQA)."""
+    head_dim: Annotated[int, Field(ge=16, le=1024)]
+    """Dimension of one attention head."""
+
+
+class MeasuredThroughput(_Model):
+    """A throughput the team measured for one replica on one accelerator."""
+
+    accelerator: str
+    """Accelerator it was measured on (canonicalised against the catalog when placed)."""
+    accelerators_per_replica: Annotated[int, Field(ge=1, le=16)] = 1
+    requests_per_second: Annotated[float, Field(gt=0)]
+    """Sustained requests per second of one replica while meeting ``p95_latency_ms``."""
+    p95_latency_ms: Annotated[float, Field(gt=0)]
+    """Service-side p95 latency measured at that throughput."""
+
+
+class MeasuredModel(_Model):
+    """A non-LLM model (vision, ranking) sized only from the team's own measurements."""
+
+    kind: Literal["measured"] = "measured"
+    name: str
+    throughput: Annotated[list[MeasuredThroughput], Field(min_length=1)]
+    """One entry per accelerator it may run on; accelerators without an entry are never chosen."""
+
+
+class ExternalModel(_Model):
+    """Traffic served only by external providers through the gateway: no accelerator capacity."""
+
+    kind: Literal["external"] = "external"
+    provider_models: Annotated[list[str], Field(min_length=1)]
+    """Provider-qualified model names in fallback order, e.g. ``openai/gpt-4o-mini``."""
+
+
+ModelSpec = Annotated[LlmModel | MeasuredModel | ExternalModel, Field(discriminator="kind")]
+
+
+class CascadeStage(_Model):
+    """One model of a cascade: a fast model sees every request, harder ones escalate."""
+
+    name: DnsLabel
+    """Stage name, part of logical names (``fast``, ``accurate``)."""
+    share: Fraction
+    """Fraction of the workload's requests that reach this stage."""
+    model: ModelSpec
+
+
+class Slo(_Model):
+    """Service-level objective the placement must meet at peak."""
+
+    p95_latency_ms: Annotated[float, Field(gt=0)]
+    """End-to-end p95 seen by users: network round trip plus service time."""
+    steady_rps: Annotated[float, Field(ge=0)]
+    """Typical requests per second across all geographies."""
+    peak_rps: Annotated[float, Field(gt=0)]
+    """Highest requests per second to absorb by scaling out."""
+    tokens_in: Annotated[int, Field(ge=1)] = 512
+    """Prompt tokens per request (LLMs)."""
+    tokens_out: Annotated[int, Field(ge=0)] = 0
+    """Generated tokens per request; 0 for embedding or classification models."""
+    availability: Annotated[float, Field(gt=0, lt=1)] = 0.999
+    """Availability target, e.g. 0.999; at 0.999 or above, min_regions must be at least 2."""
+
+    @model_validator(mode="after")
+    def _peak_not_below_steady(self) -> Self:
+        if self.peak_rps < self.steady_rps:
+            raise ValueError(f"peak_rps ({self.peak_rps}) is below steady_rps ({self.steady_rps})")
+        return self
+
+
+class Budget(_Model):
+    monthly_usd: Annotated[float, Field(gt=0)]
+    """Ceiling on the workload's estimated monthly accelerator spend, USD."""
+
+
+class Compliance(_Model):
+    hipaa: bool = False
+    """Protected health information: placed only on clouds the stack lists under ``hipaaClouds``,
+    and only inside ``data_residency``, which must then be set."""
+    data_residency: list[str] = Field(default_factory=list)
+    """Countries (ISO alpha-2, ``US``) or regions (``aws:us-east-1``) data may live in. Default: anywhere."""
+
+
+class UserGeography(_Model):
+    """Where a share of the users are; latency is estimated from here to each region."""
+
+    name: DnsLabel
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=180)]
+    share: Fraction
+    """Share of the workload's traffic from here; the shares of a profile sum to 1."""
+
+
+class Placement(_Model):
+    clouds: list[Literal["aws", "gcp", "azure"]] = Field(default_factory=lambda: ["aws", "gcp", "azure"])
+    """Clouds the workload may run on. Default: all three."""
+    allowed_regions: list[str] = Field(default_factory=list)
+    """``cloud:region`` or bare region codes. Default: every region of the allowed clouds."""
+    denied_regions: list[str] = Field(default_factory=list)
+    """``cloud:region`` or bare region codes never to use. Default: none."""
+    min_regions: Annotated[int, Field(ge=1, le=16)] = 1
+    """Regions that must each run the workload (high availability). Default: 1."""
+    users: Annotated[list[UserGeography], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> Self:
+        total = sum(u.share for u in self.users)
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"user shares must sum to 1, got {total:g}")
+        names = [u.name for u in self.users]
+        if len(set(names)) != len(names):
+            raise ValueError(f"user geography names must be unique, got {names}")
+        return self
+
+
+class CarbonPolicy(_Model):
+    max_gco2_per_kwh: Annotated[float, Field(gt=0)] | None = None
+    """Grid-intensity cap for any region this workload uses. Default: no cap."""
+    price_usd_per_tonne: Annotated[float, Field(ge=0)] | None = None
+    """Internal carbon price. Default: the stack's ``carbonPriceUsdPerTonne``."""
+
+
+class Scaling(_Model):
+    min_replicas: Annotated[int, Field(ge=0)] = 1
+    """Replicas kept in every region even when idle. 0 only with ``scale_to_zero``."""
+    max_replicas: Annotated[int, Field(ge=1)] = 64
+    """Upper bound per region for the autoscaler."""
+    target_queue_depth: Annotated[int, Field(ge=1)] = 8
+    """Waiting requests per replica at which the autoscaler adds replicas."""
+    target_p95_latency_ms: Annotated[float, Field(gt=0)] | None = None
+    """Service latency at which the autoscaler adds replicas. Default: the SLO's p95."""
+    scale_to_zero: bool = False
+    """Allow zero replicas when idle (development stacks)."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) exceeds max_replicas ({self.max_replicas})")
+        if self.min_replicas == 0 and not self.scale_to_zero:
+            raise ValueError("min_replicas is 0 but scale_to_zero is false; set one or the other")
+        return self
+
+
+class Capacity(_Model):
+    on_demand: bool = True
+    """May use on-demand capacity. Default: yes."""
+    spot: bool = False
+    """May use spot/preemptible capacity (cheaper, interruptible). Default: no."""
+
+    @model_validator(mode="after")
+    def _some_capacity(self) -> Self:
+        if not (self.on_demand or self.spot):
+            raise ValueError("at least one of on_demand and spot must be true")
+        return self
+
+
+class WorkloadProfile(_Model):
+    """One inference workload as its owners describe it."""
+
+    name: DnsLabel
+    """Identity of the workload: prefix of every logical name. Renaming it replaces resources."""
+    owner: Annotated[str, Field(min_length=1)]
+    """Team or person accountable for it (cost-allocation tag)."""
+    tenant: DnsLabel
+    """Tenant it belongs to; becomes its Kubernetes namespace and budget scope."""
+    description: str = ""
+    model: ModelSpec | None = None
+    """The model served. Exactly one of ``model`` and ``cascade`` is set."""
+    cascade: Annotated[list[CascadeStage], Field(min_length=2)] | None = None
+    """A cascade of models (fast first). Exactly one of ``model`` and ``cascade`` is set."""
+    slo: Slo
+    budget: Budget
+    compliance: Compliance = Field(default_factory=Compliance)
+    placement: Placement
+    carbon: CarbonPolicy = Field(default_factory=CarbonPolicy)
+    scaling: Scaling = Field(default_factory=Scaling)
+    capacity: Capacity = Field(default_factory=Capacity)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.model is None) == (self.cascade is None):
+            raise ValueError("set exactly one of 'model' and 'cascade'")
+        if self.cascade is not None:
+            if self.cascade[0].share != 1:
+                raise ValueError("the first cascade stage sees every request: its share must be 1")
+            if any(isinstance(s.model, ExternalModel) for s in self.cascade):
+                raise ValueError("cascade stages must be served models (llm or measured), not external")
+            names = [s.name for s in self.cascade]
+            if len(set(names)) != len(names):
+                raise ValueError(f"cascade stage names must be unique, got {names}")
+        if self.compliance.hipaa and not self.compliance.data_residency:
+            raise ValueError("a HIPAA workload must set compliance.data_residency")
+        if self.slo.availability >= 0.999 and self.placement.min_regions < 2 and not self.gateway_only:
+            raise ValueError(
+                f"availability {self.slo.availability} needs placement.min_regions >= 2 "
+                f"(got {self.placement.min_regions}); lower the target or add regions"
+            )
+        return self
+
+    @property
+    def gateway_only(self) -> bool:
+        """True when every request goes to external providers (no accelerators to place)."""
+        return isinstance(self.model, ExternalModel)
+
+    @property
+    def stages(self) -> list[CascadeStage]:
+        """The served models as stages; a single model is one stage named ``main`` with share 1."""
+        if self.cascade is not None:
+            return list(self.cascade)
+        if self.model is None or isinstance(self.model, ExternalModel):
+            return []
+        return [CascadeStage(name="main", share=1.0, model=self.model)]
