@@ -129,7 +129,7 @@ class ExcludedRow:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality: hashable, so lookups built from it can be cached
 class Catalog:
     """All offerings, regions and chip specs, indexed for lookups."""
 

@@ -1,0 +1,114 @@
+"""Why each placement row is what it is, and what the runner-up would cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from regions.columns import Column, StageChoice, region_columns, stage_options
+from regions.placement import StagePlacement, WorkloadPlan
+
+__all__ = ["Explanation", "explain"]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """The reason for one placement row, in words and in figures."""
+
+    text: str
+    runner_up_accelerator: str | None
+    """Best plan for the same region and users on another accelerator, with its monthly USD."""
+    runner_up_region: str | None
+    """Best region not in the plan that could serve the same users, with its monthly USD."""
+
+
+def explain(plan: WorkloadPlan) -> dict[tuple[str, str], Explanation]:
+    """Explanations keyed by (region key, stage name), one per row of the plan."""
+    used = {c.region.key for c in plan.columns}
+    result: dict[tuple[str, str], Explanation] = {}
+    for column in plan.columns:
+        region_alt = _runner_up_region(plan, column, used)
+        for choice in column.choices:
+            row = next(r for r in plan.rows if r.region.key == column.region.key and r.choice.stage == choice.stage)
+            accel_alt = _runner_up_accelerator(plan, column, choice)
+            result[(column.region.key, choice.stage)] = Explanation(
+                text="; ".join(
+                    part for part in (_why_region(plan, row), _why_offering(plan, row), accel_alt, region_alt) if part
+                ),
+                runner_up_accelerator=accel_alt,
+                runner_up_region=region_alt,
+            )
+    return result
+
+
+def _why_region(plan: WorkloadPlan, row: StagePlacement) -> str:
+    slo = plan.profile.slo.p95_latency_ms
+    service = sum(c.option.point.service_ms for c in _column_of(plan, row).choices)
+    grid = row.region.grid_gco2_per_kwh
+    grid_text = "grid intensity unknown" if grid is None else f"grid {grid:g} gCO2/kWh"
+    if not row.served:
+        nearest = min(plan.problem.rtt_ms[(u.name, row.region.key)] for u in plan.profile.placement.users)
+        return (
+            f"standby region for min_regions={plan.profile.placement.min_regions} "
+            f"(nearest users {nearest:.0f} ms away, service {service:.0f} ms, p95 {slo:g} ms); {grid_text}"
+        )
+    worst = max(rtt for _, rtt in row.served)
+    users = ", ".join(f"{name} ({rtt:.0f} ms)" for name, rtt in row.served)
+    return f"serves {users}: RTT {worst:.0f} + service {service:.0f} <= {slo:g} ms p95; {grid_text}"
+
+
+def _why_offering(plan: WorkloadPlan, row: StagePlacement) -> str:
+    option = row.choice.option
+    point = option.point
+    offering = option.offering
+    stage = "" if row.choice.stage == "main" else f"stage {row.choice.stage}: "
+    return (
+        f"{stage}{offering.instance_type} ({offering.accelerator_count}x {offering.accelerator}, {option.capacity}) "
+        f"runs {point.replicas_per_node} replica(s) of {point.accelerators_per_replica} accelerator(s) at batch "
+        f"{point.batch}; best by {plan.problem.settings.objective} of {plan.problem.options_considered} options"
+    )
+
+
+def _runner_up_accelerator(plan: WorkloadPlan, column: Column, choice: StageChoice) -> str | None:
+    problem = plan.problem
+    profile = problem.profile
+    stages = profile.stages
+    per_stage = []
+    for stage in stages:
+        options = stage_options(stage, profile, problem.catalog, [column.region], problem.settings).get(
+            column.region.key, []
+        )
+        if stage.name == choice.stage:
+            options = [o for o in options if o.offering.accelerator != choice.option.offering.accelerator]
+        per_stage.append(options)
+    if not all(per_stage):
+        return f"no other accelerator can serve this in {column.region.key}"
+    alternatives = region_columns(profile, problem.settings, column.region, per_stage, problem.rtt_ms, column.served)
+    if not alternatives:
+        return f"no other accelerator can serve this in {column.region.key}"
+    best = min(alternatives, key=lambda c: (c.objective, c.monthly_usd))
+    alt = next(c for c in best.choices if c.stage == choice.stage).option.offering
+    return f"runner-up accelerator: {alt.instance_type} ({alt.accelerator}) at {_versus(best, column)}"
+
+
+def _runner_up_region(plan: WorkloadPlan, column: Column, used: set[str]) -> str | None:
+    candidates = [
+        c for c in plan.problem.columns if c.served == column.served and c.region.key not in used
+    ]
+    if not candidates:
+        return "no other region can take its place"
+    best = min(candidates, key=lambda c: (c.objective, c.monthly_usd, c.weighted_rtt_ms))
+    return f"runner-up region: {best.region.key} at {_versus(best, column)}"
+
+
+def _column_of(plan: WorkloadPlan, row: StagePlacement) -> Column:
+    return next(c for c in plan.columns if c.region.key == row.region.key)
+
+
+def _versus(alternative: Column, chosen: Column) -> str:
+    """``$X/mo (+$D, +K kgCO2/mo)``: the alternative's cost and its difference from the choice."""
+    usd = alternative.monthly_usd - chosen.monthly_usd
+    text = f"${alternative.monthly_usd:,.0f}/mo ({'+' if usd >= 0 else '-'}${abs(usd):,.0f}"
+    if alternative.monthly_kgco2 is not None and chosen.monthly_kgco2 is not None:
+        kg = alternative.monthly_kgco2 - chosen.monthly_kgco2
+        text += f", {'+' if kg >= 0 else '-'}{abs(kg):,.0f} kgCO2/mo"
+    return text + ")"
