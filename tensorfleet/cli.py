@@ -1,0 +1,149 @@
+"""``tensorfleet``: the offline plan of a stack, and quick what-if placements of profiles."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one message, exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tensorfleet", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plan = commands.add_parser("plan", help="run the stack's program under the mock engine and report the plan")
+    plan.add_argument("--stack", required=True, help="environment: stacks/Pulumi.<stack>.yaml")
+    plan.add_argument("--json", type=Path, default=Path("plan.json"), help="where to write plan.json")
+    plan.add_argument("--md", type=Path, default=Path("plan.md"), help="where to write plan.md")
+    plan.add_argument("--objective", choices=("cost", "carbon", "balanced"), help="override tensorfleet:objective")
+    plan.add_argument("--compare", type=Path, help="a base plan.json to compare against in plan.md")
+    plan.set_defaults(handler=_plan)
+
+    place = commands.add_parser("place", help="place profiles without a stack (what-if)")
+    place.add_argument("profiles", nargs="+", type=Path, help="workload profile YAML files")
+    place.add_argument("--objective", choices=("cost", "carbon", "balanced"), default="balanced")
+    place.add_argument("--budget", type=float, help="stack budget, USD per month")
+    place.add_argument("--carbon-price", type=float, default=0.0, help="USD per tonne CO2 for profiles without one")
+    place.set_defaults(handler=_place)
+    return parser
+
+
+def _plan(args: argparse.Namespace) -> int:
+    import pulumi
+
+    from tensorfleet.engine import StackConfigError, read_stack_config, run_program
+    from tensorfleet.report import build_plan, render_markdown, render_table
+    from tensorfleet.stack_config import CONFIG_KEYS
+
+    base = _read_base(args.compare) if args.compare else None
+    try:
+        config, secret_keys = read_stack_config(args.stack)
+    except StackConfigError as exc:
+        raise CliError(str(exc)) from None
+    unknown = sorted(k for k in config if k.startswith("tensorfleet:") and k.split(":", 1)[1] not in CONFIG_KEYS)
+    if unknown:
+        raise CliError(
+            f"stacks/Pulumi.{args.stack}.yaml: unknown config key(s) {', '.join(unknown)}; "
+            f"known: {', '.join('tensorfleet:' + k for k in sorted(CONFIG_KEYS))}"
+        )
+    if args.objective:
+        config["tensorfleet:objective"] = args.objective
+    try:
+        run = run_program(args.stack, config, secret_keys)
+    except pulumi.RunError as exc:
+        raise CliError(str(exc)) from None
+    plan = build_plan(args.stack, run)
+    _write_all({args.json: json.dumps(plan, indent=2, sort_keys=False) + "\n", args.md: render_markdown(plan, base)})
+    print(render_table(plan))
+    print(f"\nwrote {args.json} and {args.md}")
+    return 0
+
+
+def _place(args: argparse.Namespace) -> int:
+    from regions.catalog import load_catalog
+    from regions.explain import explain
+    from regions.placement import PlacementError, place_fleet
+    from regions.settings import PlacementSettings
+    from workloads.loading import ProfileError, load_profile
+
+    try:
+        profiles = [load_profile(path) for path in args.profiles]
+        catalog = load_catalog()
+        settings = PlacementSettings(
+            objective=args.objective, stack_budget_monthly_usd=args.budget, carbon_price_usd_per_tonne=args.carbon_price
+        )
+        fleet = place_fleet(profiles, catalog, settings)
+    except (ProfileError, PlacementError, LookupError) as exc:
+        raise CliError(str(exc)) from None
+    for plan in fleet.workloads:
+        print(f"{plan.profile.name}: ${plan.monthly_usd:,.0f}/month, {_kg(plan.monthly_kgco2)} kgCO2/month")
+        reasons = explain(plan)
+        for row in plan.rows:
+            c = row.choice
+            offering = c.option.offering
+            print(
+                f"  {c.stage:<10} {row.region.key:<28} {offering.instance_type:<26} {offering.accelerator_count}x "
+                f"{offering.accelerator:<8} {c.option.capacity:<9} nodes {c.nodes_min}/{c.nodes_desired}/{c.nodes_max}"
+            )
+            print(f"      {reasons[(row.region.key, c.stage)].text}")
+    for profile in fleet.gateway_only:
+        print(f"{profile.name}: served through the gateway only ({', '.join(profile.model.provider_models)})")  # type: ignore[union-attr]
+    print(f"\ntotal: ${fleet.monthly_usd:,.0f}/month, {_kg(fleet.monthly_kgco2)} kgCO2/month ({args.objective})")
+    return 0
+
+
+def _kg(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:,.0f}"
+
+
+def _read_base(path: Path) -> dict[str, Any]:
+    try:
+        base = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CliError(f"{path}: cannot read the base plan: {exc}") from None
+    if not isinstance(base, dict) or base.get("schema") != "tensorfleet.plan/v1":
+        raise CliError(f"{path}: not a tensorfleet.plan/v1 document (field 'schema')")
+    return base
+
+
+def _write_all(files: dict[Path, str]) -> None:
+    """Writes every file or none: each goes to a temporary file first, then all are renamed."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, text in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            staged.append((Path(tmp), target))
+    except OSError as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise CliError(f"cannot write the plan: {exc}") from None
+    for tmp, target in staged:
+        tmp.replace(target)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Runs the real Pulumi program under Pulumi's mock engine and records what it registers.
+
+This is how ``tensorfleet plan`` previews a stack without the Pulumi CLI or cloud credentials:
+the program in ``stacks/`` runs unchanged, exactly as the Python language host runs it
+(``runpy`` on the program directory inside ``run_in_stack``); only the resource monitor is
+Pulumi's ``MockMonitor``, which echoes inputs back as outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+__all__ = ["PROJECT_ROOT", "ProgramRun", "Registration", "StackConfigError", "read_stack_config", "run_program"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_NAME = "tensorfleet"
+SECRET_PLACEHOLDER = "[secret]"
+
+
+class StackConfigError(ValueError):
+    """The stack's ``Pulumi.<stack>.yaml`` is missing or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One resource as the engine received it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    provider: str | None
+    inputs: dict[str, Any]
+    """Wire-form (camelCase) inputs, secrets still wrapped as the engine sees them."""
+
+
+@dataclass
+class ProgramRun:
+    """What one run of the program registered and exported."""
+
+    registrations: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+class _Mocks(mocks.Mocks):
+    """Outputs equal inputs; the IDs are stable so that repeated plans compare equal."""
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: mocks.MockCallArgs) -> dict:  # type: ignore[override]  # a plain dict; see the SDK's mock monitor
+        return {}
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """Pulumi's mock monitor, also keeping each registration's parent and the stack outputs."""
+
+    def __init__(self, run: ProgramRun) -> None:
+        super().__init__(_Mocks())
+        self._run = run
+        self._stack_urn: str | None = None
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self._stack_urn = response.urn
+            return response
+        self._run.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=bool(request.custom),
+                provider=request.provider or None,
+                inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.urn == self._stack_urn:
+            self._run.outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+        return super().RegisterResourceOutputs(request)
+
+
+def read_stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> tuple[dict[str, str], set[str]]:
+    """Reads ``stacks/Pulumi.<stack>.yaml`` into the engine's config form (JSON strings for objects).
+
+    ``secure:`` values cannot be decrypted without the Pulumi CLI; they are passed as a
+    placeholder and marked secret, so nothing secret is ever read here.
+    """
+    path = project_root / "stacks" / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml"))
+        raise StackConfigError(f"{path}: no such stack config; known stacks: {', '.join(known) or 'none'}")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise StackConfigError(f"{path}: not valid YAML: {exc}") from None
+    entries = document.get("config", {}) if isinstance(document, dict) else None
+    if not isinstance(entries, dict):
+        raise StackConfigError(f"{path}: 'config' must be a mapping of 'namespace:key' to values")
+    config: dict[str, str] = {}
+    secret_keys: set[str] = set()
+    for key, value in entries.items():
+        if ":" not in str(key):
+            raise StackConfigError(f"{path}: config key {key!r} must be namespaced, e.g. 'tensorfleet:{key}'")
+        if isinstance(value, Mapping) and set(value) == {"secure"}:
+            config[key] = SECRET_PLACEHOLDER
+            secret_keys.add(key)
+        elif isinstance(value, str):
+            config[key] = value
+        else:
+            config[key] = json.dumps(value)
+    return config, secret_keys
+
+
+def run_program(
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: set[str] | None = None,
+    project_root: Path = PROJECT_ROOT,
+) -> ProgramRun:
+    """Runs ``stacks/`` under the mock engine with ``config``; returns what it registered.
+
+    Raises:
+        pulumi.RunError: the program aborted cleanly (bad config, infeasible placement).
+        Exception: anything else the program raised.
+    """
+    run = ProgramRun()
+    monitor = _RecordingMonitor(run)
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys or ()))
+    mocks.set_mocks(monitor.mocks, project=PROJECT_NAME, stack=stack, preview=True, monitor=monitor)
+    # set_mocks installs a finished root stack for unit tests; the language host instead runs the
+    # program inside run_in_stack, which creates the root stack and registers its outputs at the end.
+    settings.set_root_resource(None)  # type: ignore[arg-type]  # the SDK accepts None to clear it
+    program_dir = project_root / "stacks"
+    _sync_await(run_in_stack(lambda: runpy.run_path(str(program_dir), run_name="__main__")))
+    return run

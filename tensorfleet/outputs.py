@@ -1,0 +1,75 @@
+"""The versioned, typed stack outputs that app teams read through a stack reference.
+
+The program exports exactly the fields of :class:`StackOutputs` (camelCase on the wire). A new
+field is a minor change; renaming or removing one bumps ``SCHEMA_VERSION``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pulumi
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+__all__ = ["SCHEMA_VERSION", "PlacementOutput", "StackOutputs", "Totals", "WorkloadOutput", "read_stack_outputs"]
+
+SCHEMA_VERSION = "tensorfleet.outputs/v1"
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+
+class NodeCounts(_Wire):
+    min: int
+    desired: int
+    max: int
+
+
+class PlacementOutput(_Wire):
+    """One stage of a workload in one region."""
+
+    stage: str
+    cloud: str
+    region: str
+    instance_type: str
+    accelerator: str
+    accelerator_count: int
+    capacity_type: str
+    nodes: NodeCounts
+
+
+class WorkloadOutput(_Wire):
+    tenant: str
+    owner: str
+    namespace: str
+    """Kubernetes namespace the workload's serving stack runs in (the tenant)."""
+    gateway_only: bool
+    monthly_usd: float
+    placements: list[PlacementOutput]
+
+
+class Totals(_Wire):
+    monthly_usd: float
+    monthly_kgco2: float | None
+
+
+class StackOutputs(_Wire):
+    """Every output of a tensorfleet stack."""
+
+    schema_version: Literal["tensorfleet.outputs/v1"]
+    environment: str
+    objective: str
+    workloads: dict[str, WorkloadOutput]
+    totals: Totals
+
+
+def read_stack_outputs(stack_name: str) -> pulumi.Output[StackOutputs]:
+    """Reads a tensorfleet stack's outputs, validated, for use in another Pulumi program.
+
+    Args:
+        stack_name: fully qualified stack, e.g. ``"acme/tensorfleet/prod"``.
+    """
+    reference = pulumi.StackReference(stack_name)
+    return reference.outputs.apply(lambda values: StackOutputs.model_validate(values))

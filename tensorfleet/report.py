@@ -1,0 +1,211 @@
+"""The offline plan: ``plan.json`` (the ``tensorfleet.plan/v1`` contract) and ``plan.md`` for pull requests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi.runtime import rpc
+
+from tensorfleet.engine import SECRET_PLACEHOLDER, ProgramRun, Registration
+
+__all__ = ["PLAN_SCHEMA", "build_plan", "render_markdown", "render_table"]
+
+PLAN_SCHEMA = "tensorfleet.plan/v1"
+PLACEMENT_TYPE = "tensorfleet:fleet:WorkloadPlacement"
+
+
+def build_plan(stack: str, run: ProgramRun, policy_results: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The plan document for one program run (see the contract in the README)."""
+    by_urn = {r.urn: r for r in run.registrations}
+    placements = [_placement(r.inputs) for r in run.registrations if r.type == PLACEMENT_TYPE]
+    resources = []
+    for reg in run.registrations:
+        cloud, region = _location(reg, by_urn)
+        resources.append(
+            {
+                "urn": reg.urn,
+                "type": reg.type,
+                "name": reg.name,
+                "parent": reg.parent,
+                "cloud": cloud,
+                "region": region,
+                "inputs": _mask_secrets(reg.inputs),
+            }
+        )
+    kgs = [p["monthly_kgco2"] for p in placements]
+    return {
+        "schema": PLAN_SCHEMA,
+        "stack": stack,
+        "placements": placements,
+        "resources": resources,
+        "policy_results": list(policy_results or []),
+        "totals": {
+            "monthly_usd": round(sum(p["monthly_usd"] for p in placements), 2),
+            "monthly_kgco2": None if any(k is None for k in kgs) else round(sum(kgs), 3),
+            "resources": len(resources),
+        },
+    }
+
+
+def _placement(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    nodes = inputs["nodes"]
+    return {
+        "workload": inputs["workload"] if inputs["stage"] == "main" else f"{inputs['workload']}/{inputs['stage']}",
+        "cloud": inputs["cloud"],
+        "region": inputs["region"],
+        "instance_type": inputs["instanceType"],
+        "accelerator": inputs["accelerator"],
+        "accelerator_count": int(inputs["acceleratorCount"]),
+        "nodes": {"min": int(nodes["min"]), "desired": int(nodes["desired"]), "max": int(nodes["max"])},
+        "hourly_usd": float(inputs["hourlyUsd"]),
+        "monthly_usd": float(inputs["monthlyUsd"]),
+        "grid_gco2_per_kwh": inputs.get("gridGco2PerKwh"),
+        "monthly_kgco2": inputs.get("monthlyKgco2"),
+        "reason": inputs["reason"],
+    }
+
+
+def _location(reg: Registration, by_urn: Mapping[str, Registration]) -> tuple[str | None, str | None]:
+    """Cloud and region from the resource's own inputs, else its provider's, else its parent's."""
+    seen = set()
+    current: Registration | None = reg
+    while current is not None and current.urn not in seen:
+        seen.add(current.urn)
+        if "cloud" in current.inputs and "region" in current.inputs:
+            return current.inputs["cloud"], current.inputs["region"]
+        provider = _provider_location(current, by_urn)
+        if provider is not None:
+            return provider
+        current = by_urn.get(current.parent or "")
+    return None, None
+
+
+def _provider_location(reg: Registration, by_urn: Mapping[str, Registration]) -> tuple[str, str | None] | None:
+    if reg.type.startswith("pulumi:providers:"):
+        cloud = reg.type.removeprefix("pulumi:providers:")
+        return cloud, reg.inputs.get("region") or reg.inputs.get("location")
+    if reg.provider:
+        provider = by_urn.get(reg.provider.rsplit("::", 1)[0])  # a provider reference is "<urn>::<id>"
+        if provider is not None:
+            return _provider_location(provider, by_urn)
+    return None
+
+
+def _mask_secrets(value: Any) -> Any:
+    """Replaces every Pulumi secret with a placeholder so that plan output never holds one."""
+    if rpc.is_rpc_secret(value):
+        return SECRET_PLACEHOLDER
+    if isinstance(value, Mapping):
+        return {k: _mask_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_secrets(v) for v in value]
+    return value
+
+
+def render_table(plan: Mapping[str, Any]) -> str:
+    """The placement table and totals as plain text for the terminal."""
+    header = ("workload", "cloud", "region", "instance type", "accel", "nodes min/des/max", "$/month", "kgCO2/mo")
+    rows = [
+        (
+            p["workload"],
+            p["cloud"],
+            p["region"],
+            p["instance_type"],
+            f"{p['accelerator_count']}x {p['accelerator']}",
+            f"{p['nodes']['min']}/{p['nodes']['desired']}/{p['nodes']['max']}",
+            f"{p['monthly_usd']:,.0f}",
+            _kg(p["monthly_kgco2"]),
+        )
+        for p in plan["placements"]
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(line, widths, strict=True)) for line in (header, *rows)]
+    totals = plan["totals"]
+    lines.append("")
+    gateway = [r["name"] for r in plan["resources"] if r["type"] == "tensorfleet:fleet:Workload" and r["inputs"].get("gatewayOnly")]
+    if gateway:
+        lines.append(f"served through the gateway only (no accelerators): {', '.join(gateway)}")
+    lines.append(
+        f"stack {plan['stack']}: ${totals['monthly_usd']:,.0f}/month, {_kg(totals['monthly_kgco2'])} kgCO2/month, "
+        f"{totals['resources']} resources, {len(plan['policy_results'])} policy violation(s)"
+    )
+    return "\n".join(lines)
+
+
+def render_markdown(plan: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> str:
+    """A pull-request comment: policy violations first, then totals (and the change), then placements."""
+    out = [f"## tensorfleet plan: `{plan['stack']}`", ""]
+    violations = plan["policy_results"]
+    if violations:
+        out += [f"### Policy violations ({len(violations)})", "", "| policy | enforcement | resource | message |", "|---|---|---|---|"]
+        out += [
+            f"| {v['policy']} | {v['enforcement']} | `{v['urn']}` | {_cell(v['message'])} |" for v in violations
+        ]
+        out.append("")
+    else:
+        out += ["No policy violations.", ""]
+    totals = plan["totals"]
+    out += ["### Totals", "", "| | this plan |" + (" base | change |" if base else ""), "|---|---|" + ("---|---|" if base else "")]
+    for label, key, unit in (("monthly cost", "monthly_usd", "$"), ("monthly carbon", "monthly_kgco2", "kg")):
+        line = f"| {label} | {_amount(totals[key], unit)} |"
+        if base:
+            before = base["totals"][key]
+            line += f" {_amount(before, unit)} | {_change(totals[key], before, unit)} |"
+        out.append(line)
+    out.append(f"| resources | {totals['resources']} |" + (f" {base['totals']['resources']} | {totals['resources'] - base['totals']['resources']:+d} |" if base else ""))
+    out += ["", "### Placements", "", "| workload | cloud | region | instance type | accelerators | nodes min/desired/max | $/month | kgCO2/month |", "|---|---|---|---|---|---|---|---|"]
+    for p in plan["placements"]:
+        out.append(
+            f"| {p['workload']} | {p['cloud']} | {p['region']} | `{p['instance_type']}` | {p['accelerator_count']}x "
+            f"{p['accelerator']} | {p['nodes']['min']}/{p['nodes']['desired']}/{p['nodes']['max']} | "
+            f"{p['monthly_usd']:,.0f} | {_kg(p['monthly_kgco2'])} |"
+        )
+    if base:
+        out += ["", *_placement_changes(plan, base)]
+    out += ["", "<details><summary>Why each placement</summary>", ""]
+    out += [f"- **{p['workload']}** in {p['cloud']}:{p['region']}: {p['reason']}" for p in plan["placements"]]
+    out += ["", "</details>", ""]
+    return "\n".join(out)
+
+
+def _placement_changes(plan: Mapping[str, Any], base: Mapping[str, Any]) -> list[str]:
+    def keyed(doc: Mapping[str, Any]) -> dict[tuple[str, str, str], Mapping[str, Any]]:
+        return {(p["workload"], p["cloud"], p["region"]): p for p in doc["placements"]}
+
+    now, before = keyed(plan), keyed(base)
+    lines = []
+    for key in sorted(now.keys() - before.keys()):
+        lines.append(f"- added: {key[0]} in {key[1]}:{key[2]} ({now[key]['instance_type']})")
+    for key in sorted(before.keys() - now.keys()):
+        lines.append(f"- removed: {key[0]} in {key[1]}:{key[2]} ({before[key]['instance_type']})")
+    for key in sorted(now.keys() & before.keys()):
+        a, b = now[key], before[key]
+        if (a["instance_type"], a["nodes"]) != (b["instance_type"], b["nodes"]):
+            lines.append(
+                f"- changed: {key[0]} in {key[1]}:{key[2]}: {b['instance_type']} {b['nodes']['desired']} nodes -> "
+                f"{a['instance_type']} {a['nodes']['desired']} nodes"
+            )
+    return ["### Placement changes against base", "", *(lines or ["- none"])]
+
+
+def _kg(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:,.0f}"
+
+
+def _amount(value: float | None, unit: str) -> str:
+    if value is None:
+        return "unknown"
+    return f"${value:,.0f}" if unit == "$" else f"{value:,.0f} kgCO2"
+
+
+def _change(now: float | None, before: float | None, unit: str) -> str:
+    if now is None or before is None:
+        return "n/a"
+    delta = now - before
+    pct = f" ({delta / before:+.1%})" if before else ""
+    return (f"{'+' if delta >= 0 else '-'}${abs(delta):,.0f}" if unit == "$" else f"{delta:+,.0f} kgCO2") + pct
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,109 @@
+"""The typed per-environment configuration read from ``stacks/Pulumi.<stack>.yaml``.
+
+Top-level keys are camelCase, one per concern, under the ``tensorfleet:`` namespace; nested keys
+are the snake_case field names of the models below.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from regions.catalog import CLOUDS, Catalog, Cloud
+from regions.geo import LatencyModel
+from regions.settings import Objective, PlacementSettings
+from regions.sizing import SizingAssumptions
+
+__all__ = ["CONFIG_KEYS", "StackConfig", "StackConfigInvalid", "parse_stack_config"]
+
+Unit = Annotated[float, Field(gt=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class WorkloadRef(_Model):
+    profile: str
+    """Profile file, relative to the project root (``workloads/examples/chat-assistant-70b.yaml``)."""
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    """Fields deep-merged into the profile for this environment only (e.g. ``scaling``)."""
+
+
+class LatencyConfig(_Model):
+    path_stretch: Annotated[float, Field(ge=1, le=10)] = LatencyModel().path_stretch
+    """Fibre route length over great-circle length (see regions/geo.py)."""
+
+
+class SizingConfig(_Model):
+    memory_utilisation: Unit = SizingAssumptions().memory_utilisation
+    bandwidth_efficiency: Unit = SizingAssumptions().bandwidth_efficiency
+    compute_efficiency: Unit = SizingAssumptions().compute_efficiency
+    max_batch: Annotated[int, Field(ge=1, le=4096)] = SizingAssumptions().max_batch
+
+
+class StackConfig(_Model):
+    """Everything one environment decides; see stacks/Pulumi.dev.yaml for a worked example."""
+
+    workloads: Annotated[list[WorkloadRef], Field(min_length=1)]
+    objective: Objective = "balanced"
+    budget_monthly_usd: Annotated[float, Field(gt=0)] | None = None
+    """Stack-wide monthly ceiling, USD. Default: none."""
+    carbon_price_usd_per_tonne: Annotated[float, Field(ge=0)] = 0.0
+    """Carbon price for profiles without one. Default: 0."""
+    hipaa_clouds: list[Literal["aws", "gcp", "azure"]] = Field(default_factory=lambda: list(CLOUDS))
+    """Clouds under a business associate agreement. Default: all three."""
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    sizing: SizingConfig = Field(default_factory=SizingConfig)
+    assumed_power_watts: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    """Per-chip power to assume where the spec sheet has none, e.g. ``{"Inferentia2": ...}``."""
+    power_utilisation: Unit = 1.0
+    """Average draw as a share of TDP for carbon estimates. Default 1.0 (an upper bound)."""
+    cost_centre: str | None = None
+    """Cost-allocation tag value for every resource. Default: none."""
+
+    def placement_settings(self, catalog: Catalog) -> PlacementSettings:
+        """Placement settings with accelerator names canonicalised against the catalog."""
+        clouds: tuple[Cloud, ...] = tuple(self.hipaa_clouds)
+        return PlacementSettings(
+            objective=self.objective,
+            stack_budget_monthly_usd=self.budget_monthly_usd,
+            carbon_price_usd_per_tonne=self.carbon_price_usd_per_tonne,
+            hipaa_clouds=clouds,
+            latency=LatencyModel(path_stretch=self.latency.path_stretch),
+            sizing=SizingAssumptions(**self.sizing.model_dump()),
+            assumed_power_watts={catalog.canonical_accelerator(k): v for k, v in self.assumed_power_watts.items()},
+            power_utilisation=self.power_utilisation,
+        )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+CONFIG_KEYS: dict[str, str] = {_camel(name): name for name in StackConfig.model_fields}
+"""Stack config key (camelCase, after ``tensorfleet:``) to StackConfig field."""
+
+
+class StackConfigInvalid(ValueError):
+    """Stack configuration failed validation; ``str()`` names every key path and what was expected."""
+
+
+def parse_stack_config(values: dict[str, Any], source: str) -> StackConfig:
+    """Validates config values keyed by their camelCase config keys."""
+    unknown = sorted(set(values) - set(CONFIG_KEYS))
+    problems = [f"tensorfleet:{key}: unknown key; known keys: {', '.join(sorted(CONFIG_KEYS))}" for key in unknown]
+    try:
+        parsed = StackConfig.model_validate({CONFIG_KEYS[k]: v for k, v in values.items() if k in CONFIG_KEYS})
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            head, *tail = [str(part) for part in error["loc"]]
+            path = ".".join([f"tensorfleet:{_camel(head)}", *tail])
+            received = "" if error["type"] == "missing" else f" (got {error['input']!r})"
+            problems.append(f"{path}: {error['msg']}{received}")
+        parsed = None
+    if problems or parsed is None:
+        raise StackConfigInvalid(f"{source}: invalid stack config\n" + "\n".join(f"  - {p}" for p in problems))
+    return parsed
