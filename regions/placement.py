@@ -151,9 +151,10 @@ def _drop_surplus_columns(columns: list[Column], max_open: int) -> list[Column]:
 
     Costs are non-negative, so some optimal plan opens at most ``max_open`` regions (one per
     geography, or ``min_regions``). If ``max_open`` columns in distinct regions serve the same set
-    and each is no worse than column ``c`` on USD, objective and weighted RTT, at least one of
-    them sits in a region the rest of the plan leaves free, and swapping it in for ``c`` keeps the
-    plan feasible and no worse. So ``c`` is dropped.
+    and each is no worse than column ``c`` on USD, objective and weighted RTT (and better on one,
+    or identical and listed earlier), at least one of them sits in a region the rest of the plan
+    leaves free, and swapping it in for ``c`` keeps the plan feasible and no worse. The relation is
+    a strict order, so repeated swaps end on kept columns. So ``c`` is dropped.
     """
     groups: dict[frozenset[str], list[Column]] = {}
     for column in columns:
@@ -165,10 +166,13 @@ def _drop_surplus_columns(columns: list[Column], max_open: int) -> list[Column]:
             continue
         m = np.array([[c.monthly_usd, c.objective, c.weighted_rtt_ms] for c in group])
         no_worse = (m[:, None, :] <= m[None, :, :] + 1e-9).all(axis=2)  # [a, b]: a no worse than b
-        np.fill_diagonal(no_worse, False)
+        strictly_better = (m[:, None, :] < m[None, :, :] - 1e-9).any(axis=2)
+        # Identical columns only dominate later ones: a strict order, so no pair drops each other.
+        earlier = np.tri(len(group), k=-1, dtype=bool).T
+        dominates = no_worse & (strictly_better | earlier)
         regions = np.array([c.region.key for c in group])
         for j, column in enumerate(group):
-            dominators = regions[no_worse[:, j] & (regions != column.region.key)]
+            dominators = regions[dominates[:, j] & (regions != column.region.key)]
             if len(set(dominators.tolist())) < max_open:
                 kept.append(column)
     return kept

@@ -1,0 +1,134 @@
+"""Catalog integrity: every figure has a source, prices are positive, names resolve, known facts hold."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from regions.catalog import DATA_DIR, load_catalog
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def test_every_offering_has_a_source_and_a_positive_price(catalog):
+    assert len(catalog.offerings) > 2000
+    for o in catalog.offerings:
+        assert o.price_source and o.confidence in {"high", "medium", "low"}, o
+        assert o.usd_per_hour > 0, o
+        assert o.spot_usd_per_hour is None or 0 < o.spot_usd_per_hour, o
+        assert (o.spot_usd_per_hour is None) == (o.spot_basis is None), o
+        assert o.accelerator_count >= 1
+
+
+def test_every_offering_is_in_a_known_region_with_coordinates(catalog):
+    for o in catalog.offerings:
+        region = catalog.regions[f"{o.cloud}:{o.region}"]
+        assert -90 <= region.latitude <= 90 and -180 <= region.longitude <= 180
+        assert len(region.country_code) == 2
+
+
+def test_every_data_row_is_either_offered_or_excluded_with_a_reason(catalog):
+    with (DATA_DIR / "accelerators.csv").open() as handle:
+        rows = sum(1 for _ in csv.DictReader(handle))
+    assert len(catalog.offerings) + len(catalog.excluded) == rows
+    assert all(e.reason for e in catalog.excluded)
+
+
+def test_data_readme_lists_the_sources():
+    readme = (DATA_DIR / "README.md").read_text()
+    for name in ("accelerators.csv", "carbon.csv", "regions.csv", "accelerator_specs.csv", "aws_spot_advisor.csv"):
+        assert name in readme
+    assert "pue.csv" in readme
+
+
+@pytest.mark.parametrize(
+    ("name", "memory_gib"),
+    [("H200", 141), ("H100", 80), ("A100-80GB", 80), ("A100", 40), ("L4", 24), ("B200", 180), ("TPU v5e", 16)],
+)
+def test_known_accelerator_memory(catalog, name, memory_gib):
+    assert catalog.specs[name].memory_gib == memory_gib
+
+
+def test_known_prices_from_the_data_readme(catalog):
+    def price(cloud, instance_type, region):
+        (o,) = [o for o in catalog.offerings if (o.cloud, o.instance_type, o.region) == (cloud, instance_type, region)]
+        return o.usd_per_hour
+
+    assert price("aws", "p5.48xlarge", "us-east-1") == 55.04
+    assert price("aws", "g6.xlarge", "us-east-1") == 0.8048
+    assert price("gcp", "a3-highgpu-8g", "us-central1") == 88.49
+    assert price("azure", "Standard_ND96isr_H100_v5", "eastus") == 98.32
+
+
+def test_known_carbon_intensities(catalog):
+    assert catalog.region("aws", "us-east-1").grid_gco2_per_kwh == 379.07
+    assert catalog.region("aws", "eu-north-1").grid_gco2_per_kwh == 8.8
+    assert catalog.region("gcp", "europe-north1").grid_gco2_per_kwh == 39.32
+    assert catalog.region("aws", "ap-southeast-5").grid_gco2_per_kwh is None  # no source covers Malaysia
+
+
+def test_pue_comes_from_the_data_file(catalog):
+    assert {r.cloud: r.pue for r in catalog.regions.values()} == {"aws": 1.135, "gcp": 1.1, "azure": 1.185}
+
+
+def test_azure_family_names_resolve_to_spec_variants(catalog):
+    by_type = {o.instance_type: o.accelerator for o in catalog.offerings if o.cloud == "azure"}
+    assert by_type["Standard_NC24ads_A100_v4"] == "A100-80GB-PCIe"
+    assert by_type["Standard_ND96isr_H100_v5"] == "H100"
+    assert by_type["Standard_NC40ads_H100_v5"] == "H100-NVL"
+
+
+def test_gcp_mega_h100_is_the_sxm_part(catalog):
+    assert {o.accelerator for o in catalog.offerings if o.instance_type == "a3-megagpu-8g"} == {"H100"}
+
+
+def test_aws_spot_is_an_advisor_estimate(catalog):
+    (o,) = [o for o in catalog.offerings if (o.instance_type, o.region) == ("g6.xlarge", "us-east-1")]
+    with (DATA_DIR / "aws_spot_advisor.csv").open() as handle:
+        (row,) = [r for r in csv.DictReader(handle) if (r["instance_type"], r["region"]) == ("g6.xlarge", "us-east-1")]
+    assert o.spot_usd_per_hour == pytest.approx(0.8048 * (1 - int(row["spot_savings_pct"]) / 100))
+    assert "Spot Instance Advisor" in o.spot_basis
+
+
+def test_fractional_and_multi_host_rows_are_excluded(catalog):
+    reasons = {(e.instance_type, e.reason) for e in catalog.excluded}
+    assert any(t == "g6f.large" and "fractional" in r for t, r in reasons)
+    assert any(t == "tpu-v5litepod-256" and "multi-host" in r for t, r in reasons)
+    assert any(o.instance_type == "tpu-v5litepod-8" for o in catalog.offerings)
+
+
+def test_every_sizeable_accelerator_has_complete_specs(catalog):
+    for name, spec in catalog.specs.items():
+        assert spec.memory_gib > 0 and spec.memory_bandwidth_gbps > 0 and spec.bf16_tflops > 0, name
+    offered_with_spec = {o.accelerator for o in catalog.offerings} & set(catalog.specs)
+    assert {"H100", "H200", "L4", "A10G", "Inferentia2", "TPU v5e", "TPU v6e"} <= offered_with_spec
+
+
+@pytest.mark.parametrize(("raw", "canonical"), [("h100", "H100"), ("tpu-v5e", "TPU v5e"), ("a100_80gb", "A100-80GB"),
+                                                ("H100-MEGA", "H100"), ("inferentia2", "Inferentia2")])
+def test_canonical_names(catalog, raw, canonical):
+    assert catalog.canonical_accelerator(raw) == canonical
+
+
+def test_unknown_accelerator_suggests_close_matches(catalog):
+    with pytest.raises(LookupError, match=r"unknown accelerator 'H110'; did you mean 'H100'"):
+        catalog.canonical_accelerator("H110")
+
+
+def test_unknown_region_suggests_close_matches(catalog):
+    with pytest.raises(LookupError, match=r"unknown aws region 'us-east-9'; did you mean .*'us-east-1'"):
+        catalog.region("aws", "us-east-9")
+
+
+def test_bad_data_file_names_file_line_and_column(tmp_path):
+    for path in DATA_DIR.glob("*.csv"):
+        (tmp_path / path.name).write_text(path.read_text())
+    specs = (tmp_path / "accelerator_specs.csv").read_text().splitlines()
+    specs[1] = specs[1].replace(",80,3350,", ",eighty,3350,", 1)
+    (tmp_path / "accelerator_specs.csv").write_text("\n".join(specs) + "\n")
+    with pytest.raises(ValueError, match=r"accelerator_specs.csv line 2: column 'memory_gib' is 'eighty'; expected a number"):
+        load_catalog(tmp_path)

@@ -1,0 +1,330 @@
+"""Placement: optimal (against exhaustive search), each constraint binding in turn, objectives."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from regions.catalog import load_catalog
+from regions.geo import great_circle_km
+from regions.placement import PlacementError, build_problem, place_fleet, solve_workload
+from regions.settings import HOURS_PER_MONTH, PlacementSettings
+from workloads.profiles import LlmModel
+from tests.helpers import offering, profile, region, spec, tiny_catalog
+
+EAST = region("aws", "east", 40.7, -74.0, 400.0, "US")
+WEST = region("aws", "west", 37.8, -122.4, 300.0, "US")
+EU = region("gcp", "eu", 50.1, 8.7, 50.0, "DE")
+SMALL = tiny_catalog(
+    [EAST, WEST, EU],
+    [
+        offering("aws", "east", "l4.east", "L4", 1, 1.00, spot=0.40),
+        offering("aws", "west", "l4.west", "L4", 1, 1.20),
+        offering("gcp", "eu", "l4.eu", "L4", 1, 0.90),
+    ],
+    [spec("L4")],
+)
+COST = PlacementSettings(objective="cost")
+
+
+def _only(plan):
+    (row,) = plan.rows
+    return row
+
+
+def _place(prof, catalog=SMALL, settings_=COST):
+    return place_fleet([prof], catalog, settings_).workloads[0]
+
+
+# --- the "done when" check on the real catalog -------------------------------------------
+
+
+def _cheapest_l4_row(catalog, countries=None):
+    rows = [
+        o
+        for o in catalog.offerings
+        if o.accelerator == "L4"
+        and (countries is None or catalog.regions[f"{o.cloud}:{o.region}"].country_code in countries)
+    ]
+    return min(rows, key=lambda o: o.usd_per_hour)
+
+
+@pytest.mark.parametrize("countries", [None, ["DE"], ["JP"]], ids=["anywhere", "germany", "japan"])
+def test_cost_objective_gives_a_single_accelerator_request_the_cheapest_catalog_row(countries):
+    catalog = load_catalog()
+    request = profile(
+        slo={"p95_latency_ms": 5000, "steady_rps": 5, "peak_rps": 5},
+        compliance={"data_residency": countries or []},
+    )
+    row = _only(_place(request, catalog))
+    expected = _cheapest_l4_row(catalog, countries)
+    assert row.choice.option.usd_per_node_hour == expected.usd_per_hour
+    assert row.choice.nodes_desired == 1
+    assert row.choice.option.offering.accelerator == "L4"
+
+
+# --- each constraint binding in turn ------------------------------------------------------
+
+
+def test_unconstrained_takes_the_cheapest_region():
+    assert _only(_place(profile(slo={"p95_latency_ms": 5000}))).region.code == "eu"
+
+
+def test_residency_binds():
+    row = _only(_place(profile(slo={"p95_latency_ms": 5000}, compliance={"data_residency": ["US"]})))
+    assert row.region.code == "east"
+
+
+def test_hipaa_clouds_bind():
+    hipaa = profile(slo={"p95_latency_ms": 5000}, compliance={"hipaa": True, "data_residency": ["US", "DE"]})
+    assert _only(_place(hipaa)).region.code == "eu"
+    restricted = PlacementSettings(objective="cost", hipaa_clouds=("aws",))
+    assert _only(_place(hipaa, settings_=restricted)).region.code == "east"
+
+
+def test_carbon_cap_binds():
+    row = _only(_place(profile(slo={"p95_latency_ms": 5000}, compliance={"data_residency": ["US"]},
+                               carbon={"max_gco2_per_kwh": 350})))
+    assert row.region.code == "west"
+
+
+def test_latency_binds():
+    # Users in San Francisco, 50 ms of service time, 80 ms p95: east is 81 ms away, so only west qualifies.
+    users = [{"name": "sf", "latitude": 37.77, "longitude": -122.42, "share": 1.0}]
+    row = _only(_place(profile(slo={"p95_latency_ms": 80}, placement={"users": users})))
+    assert row.region.code == "west"
+    assert row.served[0][1] + row.choice.option.point.service_ms <= 80
+
+
+def test_min_regions_binds():
+    plan = _place(profile(slo={"p95_latency_ms": 5000}, placement={"min_regions": 2}))
+    assert {r.region.code for r in plan.rows} == {"eu", "east"}
+
+
+def test_spot_is_used_only_when_allowed():
+    us_only = {"compliance": {"data_residency": ["US"]}, "slo": {"p95_latency_ms": 5000}}
+    assert _only(_place(profile(**us_only))).choice.option.capacity == "on-demand"
+    spot = _only(_place(profile(**us_only, capacity={"spot": True})))
+    assert (spot.choice.option.capacity, spot.choice.option.usd_per_node_hour) == ("spot", 0.40)
+    only_spot = _only(_place(profile(**us_only, capacity={"spot": True, "on_demand": False})))
+    assert only_spot.region.code == "east"
+
+
+def test_denied_regions_and_clouds_bind():
+    assert _only(_place(profile(slo={"p95_latency_ms": 5000}, placement={"denied_regions": ["gcp:eu"]}))).region.code == "east"
+    assert _only(_place(profile(slo={"p95_latency_ms": 5000}, placement={"clouds": ["aws"]}))).region.code == "east"
+    allowed = profile(slo={"p95_latency_ms": 5000}, placement={"allowed_regions": ["west"]})
+    assert _only(_place(allowed)).region.code == "west"
+
+
+def test_node_counts_follow_traffic_and_replica_bounds():
+    # 10 rps per replica: steady 25 -> 3 nodes, peak 60 -> 6 nodes; min_replicas 2 -> 2 nodes.
+    row = _only(_place(profile(slo={"p95_latency_ms": 5000}, scaling={"min_replicas": 2})))
+    assert (row.choice.nodes_min, row.choice.nodes_desired, row.choice.nodes_max) == (2, 3, 6)
+    assert row.choice.monthly_usd == pytest.approx(3 * 0.90 * HOURS_PER_MONTH)
+
+
+def test_max_replicas_binds():
+    with pytest.raises(PlacementError, match=r"scaling.max_replicas = 5 cannot absorb the peak; raise it to at least 6"):
+        _place(profile(slo={"p95_latency_ms": 5000}, scaling={"max_replicas": 5}))
+
+
+def test_workload_budget_binds_with_the_cheapest_feasible_figure():
+    # Cheapest plan: 3 nodes x $0.90 x 730 h = $1,971.
+    with pytest.raises(PlacementError) as exc_info:
+        _place(profile(slo={"p95_latency_ms": 5000}, budget={"monthly_usd": 1000}))
+    message = str(exc_info.value)
+    assert "Binding constraint: budget.monthly_usd = $1,000 is below the cheapest feasible plan, $1,971" in message
+
+
+def test_stack_budget_trades_carbon_for_cost_when_it_binds():
+    balanced = PlacementSettings(objective="balanced", carbon_price_usd_per_tonne=30_000)
+    a = profile(name="a", slo={"p95_latency_ms": 5000}, compliance={"data_residency": ["US"]})
+    b = profile(name="b", slo={"p95_latency_ms": 5000}, compliance={"data_residency": ["US"]})
+    free = place_fleet([a, b], SMALL, balanced)
+    assert not free.jointly_solved and {r.region.code for w in free.workloads for r in w.rows} == {"west"}
+    budget = free.monthly_usd - 1  # west is cleaner but dearer than east
+    bound = place_fleet([a, b], SMALL, PlacementSettings(objective="balanced", carbon_price_usd_per_tonne=30_000,
+                                                         stack_budget_monthly_usd=budget))
+    assert bound.jointly_solved and bound.monthly_usd <= budget
+    assert sorted(r.region.code for w in bound.workloads for r in w.rows) == ["east", "west"]
+
+
+def test_stack_budget_infeasible_names_the_cheapest_total():
+    a = profile(name="a", slo={"p95_latency_ms": 5000})
+    with pytest.raises(PlacementError, match=r"stack budget \$100/month is below the cheapest plan .* \$1,971/month"):
+        place_fleet([a], SMALL, PlacementSettings(objective="cost", stack_budget_monthly_usd=100))
+
+
+# --- objectives ---------------------------------------------------------------------------
+
+
+def test_objectives_choose_between_cost_and_carbon():
+    us = profile(slo={"p95_latency_ms": 5000}, compliance={"data_residency": ["US"]})
+    assert _only(_place(us, settings_=PlacementSettings(objective="cost"))).region.code == "east"
+    assert _only(_place(us, settings_=PlacementSettings(objective="carbon"))).region.code == "west"
+    # Balanced: east costs 0.20 x 3 x 730 = $438 less; west saves kgCO2 = 3 nodes x 0.072 kW x PUE 1.135
+    # x 730 h x 100 g/kWh / 1000 = 17.9 kg. Carbon wins only above $438 / 0.0179 t = $24.5k per tonne.
+    cheap_carbon = PlacementSettings(objective="balanced", carbon_price_usd_per_tonne=20_000)
+    dear_carbon = PlacementSettings(objective="balanced", carbon_price_usd_per_tonne=30_000)
+    assert _only(_place(us, settings_=cheap_carbon)).region.code == "east"
+    assert _only(_place(us, settings_=dear_carbon)).region.code == "west"
+
+
+def test_carbon_figure_matches_the_formula():
+    row = _only(_place(profile(slo={"p95_latency_ms": 5000})))
+    # 3 nodes x 1 L4 x 72 W x utilisation 1.0 x PUE 1.1 (GCP) x 730 h x 50 g/kWh.
+    assert row.choice.monthly_kgco2 == pytest.approx(3 * 0.072 * 1.0 * 1.1 * 730 * 50 / 1000)
+
+
+def test_unknown_power_is_excluded_only_when_carbon_counts():
+    catalog = tiny_catalog([EAST], [offering("aws", "east", "inf.east", "Inferentia2", 1, 0.5)], [spec("Inferentia2", tdp=None)])
+    request = profile(
+        slo={"p95_latency_ms": 5000},
+        model={"throughput": [{"accelerator": "Inferentia2", "requests_per_second": 10, "p95_latency_ms": 50}]},
+    )
+    assert _only(_place(request, catalog)).choice.monthly_kgco2 is None
+    with pytest.raises(PlacementError):
+        _place(request, catalog, PlacementSettings(objective="carbon"))
+    assumed = PlacementSettings(objective="carbon", assumed_power_watts={"Inferentia2": 100.0})
+    assert _only(_place(request, catalog, assumed)).choice.monthly_kgco2 == pytest.approx(3 * 0.1 * 1.135 * 730 * 400 / 1000)
+
+
+# --- infeasibility messages ---------------------------------------------------------------
+
+
+def test_latency_infeasibility_names_the_nearest_p95():
+    with pytest.raises(PlacementError, match=r"slo.p95_latency_ms = 20 is unreachable; the nearest feasible p95 is about \d+ ms"):
+        _place(profile(slo={"p95_latency_ms": 20}))
+
+
+def test_carbon_cap_infeasibility_names_the_nearest_cap():
+    with pytest.raises(PlacementError, match=r"carbon.max_gco2_per_kwh = 10 excludes every workable region; the nearest feasible cap is 50"):
+        _place(profile(slo={"p95_latency_ms": 5000}, carbon={"max_gco2_per_kwh": 10}))
+
+
+def test_min_regions_infeasibility_counts_what_qualifies():
+    with pytest.raises(PlacementError, match=r"placement.min_regions = 4 cannot be met; at most 3 region"):
+        _place(profile(slo={"p95_latency_ms": 5000}, placement={"min_regions": 4}))
+
+
+def test_residency_with_no_region_is_reported():
+    with pytest.raises(PlacementError, match=r"compliance.data_residency = \['FR'\] leaves no workable region"):
+        _place(profile(slo={"p95_latency_ms": 5000}, compliance={"data_residency": ["FR"]}))
+
+
+def test_a_model_that_fits_nowhere_gets_a_capacity_hint():
+    model = LlmModel(name="huge", params_billion=1000, context_tokens=8192, layers=120, kv_heads=16, head_dim=128)
+    huge = profile().model_copy(update={"model": model})
+    with pytest.raises(PlacementError, match=r"no single constraint is to blame.*2,000 GB of weights"):
+        _place(huge)
+
+
+# --- optimality against exhaustive search --------------------------------------------------
+
+
+def _brute_force(prof, catalog, settings_):
+    """An independent, literal implementation of the placement model, by enumeration."""
+    users = prof.placement.users
+    regions = [r for r in catalog.regions.values()
+               if prof.carbon.max_gco2_per_kwh is None or r.grid_gco2_per_kwh <= prof.carbon.max_gco2_per_kwh]
+    rtt = {(u.name, r.key): settings_.latency.rtt_ms(great_circle_km(u.latitude, u.longitude, r.latitude, r.longitude))
+           for u in users for r in regions}
+    (measured,) = prof.model.throughput
+    slo, scaling = prof.slo, prof.scaling
+    price = settings_.carbon_price_usd_per_tonne
+
+    def options(r, served):
+        budget_ms = slo.p95_latency_ms - (max(rtt[(u.name, r.key)] for u in served) if served
+                                          else min(rtt[(u.name, r.key)] for u in users))
+        weight = sum(u.share for u in served)
+        found = []
+        for o in catalog.offerings:
+            if f"{o.cloud}:{o.region}" != r.key or o.accelerator != measured.accelerator:
+                continue
+            per_node = o.accelerator_count // measured.accelerators_per_replica
+            if per_node < 1 or measured.p95_latency_ms > budget_ms:
+                continue
+            if math.ceil(slo.peak_rps * weight / measured.requests_per_second - 1e-9) > scaling.max_replicas:
+                continue
+            nodes = max(math.ceil(scaling.min_replicas / per_node),
+                        math.ceil(slo.steady_rps * weight / (measured.requests_per_second * per_node) - 1e-9))
+            kw = o.accelerator_count * catalog.specs[o.accelerator].tdp_watts / 1000
+            kg = nodes * kw * r.pue * HOURS_PER_MONTH * r.grid_gco2_per_kwh / 1000
+            for capacity, hourly in (("on-demand", o.usd_per_hour), ("spot", o.spot_usd_per_hour)):
+                allowed = prof.capacity.on_demand if capacity == "on-demand" else prof.capacity.spot
+                if allowed and hourly is not None:
+                    found.append((nodes * hourly * HOURS_PER_MONTH, kg))
+        return found
+
+    best = None
+    for assignment in itertools.product(range(len(regions)), repeat=len(users)):
+        used = set(assignment)
+        others = [i for i in range(len(regions)) if i not in used]
+        for k in range(len(others) + 1):
+            for extra in itertools.combinations(others, k):
+                open_regions = sorted(used | set(extra))
+                if len(open_regions) < prof.placement.min_regions:
+                    continue
+                choices = [options(regions[i], [u for u, a in zip(users, assignment) if a == i]) for i in open_regions]
+                for combo in itertools.product(*choices):
+                    usd = sum(c[0] for c in combo)
+                    kg = sum(c[1] for c in combo)
+                    if usd > prof.budget.monthly_usd:
+                        continue
+                    key = {"cost": (usd,), "carbon": (kg, usd), "balanced": (usd + price * kg / 1000,)}[settings_.objective]
+                    best = key if best is None or key < best else best
+    return best
+
+
+@st.composite
+def _instances(draw):
+    n_regions = draw(st.integers(1, 3))
+    regions, offerings = [], []
+    for i in range(n_regions):
+        r = region(draw(st.sampled_from(["aws", "gcp", "azure"])), f"r{i}", draw(st.floats(-60, 60)),
+                   draw(st.floats(-179, 179)), draw(st.floats(10, 800)))
+        regions.append(r)
+        for j in range(draw(st.integers(1, 3))):
+            price = draw(st.floats(0.5, 20))
+            spot = draw(st.one_of(st.none(), st.floats(0.1, 1.0).map(lambda f, p=price: round(p * f, 4))))
+            offerings.append(offering(r.cloud, r.code, f"t{i}{j}", "L4", draw(st.sampled_from([1, 2, 4])), price, spot))
+    share = draw(st.floats(0.1, 0.9))
+    users = [{"name": "u0", "latitude": draw(st.floats(-60, 60)), "longitude": draw(st.floats(-179, 179)), "share": 1.0}]
+    if draw(st.booleans()):
+        users = [{**users[0], "share": share},
+                 {"name": "u1", "latitude": draw(st.floats(-60, 60)), "longitude": draw(st.floats(-179, 179)), "share": 1 - share}]
+    min_replicas = draw(st.integers(0, 2))
+    steady = draw(st.floats(0, 100))
+    prof = profile(
+        model={"throughput": [{"accelerator": "L4", "accelerators_per_replica": draw(st.sampled_from([1, 2])),
+                               "requests_per_second": draw(st.floats(1, 50)), "p95_latency_ms": draw(st.floats(5, 150))}]},
+        slo={"p95_latency_ms": draw(st.floats(50, 400)), "steady_rps": steady, "peak_rps": steady * draw(st.floats(1, 5)) + 1},
+        placement={"users": users, "min_regions": draw(st.integers(1, 2))},
+        scaling={"min_replicas": min_replicas, "scale_to_zero": min_replicas == 0, "max_replicas": draw(st.integers(max(1, min_replicas), 60))},
+        capacity={"spot": draw(st.booleans())},
+        budget={"monthly_usd": draw(st.sampled_from([1e9, 2_000.0, 20_000.0]))},
+        carbon={"max_gco2_per_kwh": draw(st.sampled_from([None, 400.0]))},
+    )
+    objective = draw(st.sampled_from(["cost", "carbon", "balanced"]))
+    settings_ = PlacementSettings(objective=objective, carbon_price_usd_per_tonne=draw(st.sampled_from([0.0, 200.0, 5_000.0])))
+    return prof, tiny_catalog(regions, offerings, [spec("L4")]), settings_
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_instances())
+def test_milp_matches_exhaustive_search(instance):
+    prof, catalog, settings_ = instance
+    expected = _brute_force(prof, catalog, settings_)
+    plan = solve_workload(build_problem(prof, catalog, settings_))
+    if expected is None:
+        assert plan is None
+        return
+    assert plan is not None
+    got = {"cost": (plan.monthly_usd,), "carbon": (plan.monthly_kgco2, plan.monthly_usd),
+           "balanced": (plan.objective,)}[settings_.objective]
+    assert got == pytest.approx(expected, rel=1e-6, abs=1e-6)
