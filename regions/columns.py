@@ -241,7 +241,8 @@ def _undominated(options: list[Option], min_replicas: int) -> list[Option]:
     # Identical options: keep the first of each group only.
     identical = no_worse & no_worse.T
     first_of_group = ~np.triu(identical, k=1).any(axis=0)
-    return [o for o, d, f in zip(options, dominated, first_of_group, strict=True) if not d and f]
+    keep = np.asarray(~dominated & first_of_group, dtype=bool)
+    return [o for o, kept in zip(options, keep.tolist(), strict=True) if kept]
 
 
 # --- columns ------------------------------------------------------------------------------
@@ -334,7 +335,11 @@ def _stage_table(
     nodes_min = np.broadcast_to(-(-scaling.min_replicas // per_node), peak_replicas.shape)
     nodes_desired = np.maximum(nodes_min, np.ceil(steady / (replica_rps * per_node) - eps).clip(min=0))
     nodes_max = np.maximum.reduce(
-        [nodes_desired, np.ceil(np.maximum(peak_replicas, scaling.min_replicas) / per_node), np.ones_like(nodes_desired)]
+        [
+            nodes_desired,
+            np.ceil(np.maximum(peak_replicas, scaling.min_replicas) / per_node),
+            np.ones_like(nodes_desired),
+        ]
     )
     feasible = (service[None, :] <= budget[:, None]) & (peak_replicas <= scaling.max_replicas)
     usd = nodes_desired * node_price

@@ -91,9 +91,7 @@ def _runner_up_accelerator(plan: WorkloadPlan, column: Column, choice: StageChoi
 
 
 def _runner_up_region(plan: WorkloadPlan, column: Column, used: set[str]) -> str | None:
-    candidates = [
-        c for c in plan.problem.columns if c.served == column.served and c.region.key not in used
-    ]
+    candidates = [c for c in plan.problem.columns if c.served == column.served and c.region.key not in used]
     if not candidates:
         return "no other region can take its place"
     best = min(candidates, key=lambda c: (c.objective, c.monthly_usd, c.weighted_rtt_ms))

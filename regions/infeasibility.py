@@ -30,9 +30,7 @@ def diagnose_workload(problem: WorkloadProblem) -> str:
     found = [text for relax in _RELAXATIONS if (text := relax(problem)) is not None]
     header = f"workload {profile.name!r} cannot be placed"
     if found:
-        return f"{header}. Binding constraint: {found[0]}" + "".join(
-            f"\n  - or: {text}" for text in found[1:]
-        )
+        return f"{header}. Binding constraint: {found[0]}" + "".join(f"\n  - or: {text}" for text in found[1:])
     return f"{header}: no single constraint is to blame. {_capacity_hint(problem)}"
 
 
@@ -121,12 +119,18 @@ def _relax_carbon_cap(problem: WorkloadProblem) -> str | None:
     if cap is None:
         return None
     levels = sorted(
-        {r.grid_gco2_per_kwh for r in problem.catalog.regions.values() if r.grid_gco2_per_kwh and r.grid_gco2_per_kwh > cap}
+        {
+            r.grid_gco2_per_kwh
+            for r in problem.catalog.regions.values()
+            if r.grid_gco2_per_kwh and r.grid_gco2_per_kwh > cap
+        }
     )
     feasible = [lvl for lvl in levels if _feasible(problem, _update(profile, "carbon", max_gco2_per_kwh=lvl))][:1]
     if not feasible:
         return None
-    return f"carbon.max_gco2_per_kwh = {cap:g} excludes every workable region; the nearest feasible cap is {feasible[0]:g}"
+    return (
+        f"carbon.max_gco2_per_kwh = {cap:g} excludes every workable region; the nearest feasible cap is {feasible[0]:g}"
+    )
 
 
 def _relax_capacity(problem: WorkloadProblem) -> str | None:

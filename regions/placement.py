@@ -279,7 +279,9 @@ def _constraints(
         lower.append(-np.inf)
         upper.append(problem.profile.budget.monthly_usd)
     if stack_budget is not None:
-        rows.append({int(offsets[k]) + i: c.monthly_usd for k, p in enumerate(problems) for i, c in enumerate(p.columns)})
+        rows.append(
+            {int(offsets[k]) + i: c.monthly_usd for k, p in enumerate(problems) for i, c in enumerate(p.columns)}
+        )
         lower.append(-np.inf)
         upper.append(stack_budget)
     return rows, lower, upper
@@ -288,7 +290,9 @@ def _constraints(
 def _milp(
     cost: np.ndarray, rows: list[dict[int, float]], lower: list[float], upper: list[float], n: int
 ) -> np.ndarray | None:
-    data, indices, indptr = [], [], [0]
+    data: list[float] = []
+    indices: list[int] = []
+    indptr = [0]
     for row in rows:
         indices.extend(row.keys())
         data.extend(row.values())

@@ -145,7 +145,9 @@ def pareto_front(points: list[OperatingPoint]) -> list[OperatingPoint]:
 def _batch_seconds(
     params: float, weights: float, kv_per_token: float, slo: Slo, batch: int, bandwidth: float, flops: float
 ) -> float:
-    prefill = max(2 * params * batch * slo.tokens_in / flops, (weights + batch * kv_per_token * slo.tokens_in) / bandwidth)
+    prefill = max(
+        2 * params * batch * slo.tokens_in / flops, (weights + batch * kv_per_token * slo.tokens_in) / bandwidth
+    )
     mean_context = slo.tokens_in + slo.tokens_out / 2
     step = max((weights + batch * kv_per_token * mean_context) / bandwidth, 2 * params * batch / flops)
     return prefill + slo.tokens_out * step

@@ -133,10 +133,10 @@ def _write_all(files: dict[Path, str]) -> None:
     try:
         for target, text in files.items():
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
-            staged.append((Path(tmp), target))
+            staged.append((Path(tmp_name), target))
     except OSError as exc:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)

@@ -72,7 +72,7 @@ class _RecordingMonitor(mocks.MockMonitor):
         self._run = run
         self._stack_urn: str | None = None
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             self._stack_urn = response.urn
@@ -90,7 +90,7 @@ class _RecordingMonitor(mocks.MockMonitor):
         )
         return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResourceOutputs(self, request: Any) -> Any:
         if request.urn == self._stack_urn:
             self._run.outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
         return super().RegisterResourceOutputs(request)
@@ -148,5 +148,9 @@ def run_program(
     # program inside run_in_stack, which creates the root stack and registers its outputs at the end.
     settings.set_root_resource(None)  # type: ignore[arg-type]  # the SDK accepts None to clear it
     program_dir = project_root / "stacks"
-    _sync_await(run_in_stack(lambda: runpy.run_path(str(program_dir), run_name="__main__")))
+
+    def program() -> None:
+        runpy.run_path(str(program_dir), run_name="__main__")
+
+    _sync_await(run_in_stack(program))
     return run

@@ -123,7 +123,11 @@ def render_table(plan: Mapping[str, Any]) -> str:
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(line, widths, strict=True)) for line in (header, *rows)]
     totals = plan["totals"]
     lines.append("")
-    gateway = [r["name"] for r in plan["resources"] if r["type"] == "tensorfleet:fleet:Workload" and r["inputs"].get("gatewayOnly")]
+    gateway = [
+        r["name"]
+        for r in plan["resources"]
+        if r["type"] == "tensorfleet:fleet:Workload" and r["inputs"].get("gatewayOnly")
+    ]
     if gateway:
         lines.append(f"served through the gateway only (no accelerators): {', '.join(gateway)}")
     lines.append(
@@ -138,23 +142,40 @@ def render_markdown(plan: Mapping[str, Any], base: Mapping[str, Any] | None = No
     out = [f"## tensorfleet plan: `{plan['stack']}`", ""]
     violations = plan["policy_results"]
     if violations:
-        out += [f"### Policy violations ({len(violations)})", "", "| policy | enforcement | resource | message |", "|---|---|---|---|"]
         out += [
-            f"| {v['policy']} | {v['enforcement']} | `{v['urn']}` | {_cell(v['message'])} |" for v in violations
+            f"### Policy violations ({len(violations)})",
+            "",
+            "| policy | enforcement | resource | message |",
+            "|---|---|---|---|",
         ]
+        out += [f"| {v['policy']} | {v['enforcement']} | `{v['urn']}` | {_cell(v['message'])} |" for v in violations]
         out.append("")
     else:
         out += ["No policy violations.", ""]
     totals = plan["totals"]
-    out += ["### Totals", "", "| | this plan |" + (" base | change |" if base else ""), "|---|---|" + ("---|---|" if base else "")]
+    out += [
+        "### Totals",
+        "",
+        "| | this plan |" + (" base | change |" if base else ""),
+        "|---|---|" + ("---|---|" if base else ""),
+    ]
     for label, key, unit in (("monthly cost", "monthly_usd", "$"), ("monthly carbon", "monthly_kgco2", "kg")):
         line = f"| {label} | {_amount(totals[key], unit)} |"
         if base:
             before = base["totals"][key]
             line += f" {_amount(before, unit)} | {_change(totals[key], before, unit)} |"
         out.append(line)
-    out.append(f"| resources | {totals['resources']} |" + (f" {base['totals']['resources']} | {totals['resources'] - base['totals']['resources']:+d} |" if base else ""))
-    out += ["", "### Placements", "", "| workload | cloud | region | instance type | accelerators | nodes min/desired/max | $/month | kgCO2/month |", "|---|---|---|---|---|---|---|---|"]
+    out.append(
+        f"| resources | {totals['resources']} |"
+        + (f" {base['totals']['resources']} | {totals['resources'] - base['totals']['resources']:+d} |" if base else "")
+    )
+    out += [
+        "",
+        "### Placements",
+        "",
+        "| workload | cloud | region | instance type | accelerators | nodes min/desired/max | $/month | kgCO2/month |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for p in plan["placements"]:
         out.append(
             f"| {p['workload']} | {p['cloud']} | {p['region']} | `{p['instance_type']}` | {p['accelerator_count']}x "

@@ -37,6 +37,9 @@ CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 Fraction = Annotated[float, Field(gt=0, le=1)]
 
+CloudName = Literal["aws", "gcp", "azure"]
+_ALL_CLOUDS: tuple[CloudName, ...] = ("aws", "gcp", "azure")
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
@@ -151,7 +154,7 @@ class UserGeography(_Model):
 
 
 class Placement(_Model):
-    clouds: list[Literal["aws", "gcp", "azure"]] = Field(default_factory=lambda: ["aws", "gcp", "azure"])
+    clouds: list[CloudName] = Field(default_factory=lambda: list(_ALL_CLOUDS))
     """Clouds the workload may run on. Default: all three."""
     allowed_regions: list[str] = Field(default_factory=list)
     """``cloud:region`` or bare region codes. Default: every region of the allowed clouds."""

@@ -92,8 +92,11 @@ class WorkloadPlacement(pulumi.ComponentResource):
     """Desired node count from the planner."""
 
     def __init__(self, name: str, args: WorkloadPlacementArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        _require(args.nodes_min <= args.nodes_desired <= args.nodes_max, "nodes_desired",
-                 f"must satisfy min <= desired <= max, got {args.nodes_min}/{args.nodes_desired}/{args.nodes_max}")
+        _require(
+            args.nodes_min <= args.nodes_desired <= args.nodes_max,
+            "nodes_desired",
+            f"must satisfy min <= desired <= max, got {args.nodes_min}/{args.nodes_desired}/{args.nodes_max}",
+        )
         _require(args.accelerator_count >= 1, "accelerator_count", f"must be at least 1, got {args.accelerator_count}")
         super().__init__("tensorfleet:fleet:WorkloadPlacement", name, placement_inputs(args), opts)
         self.nodes_desired = pulumi.Output.from_input(args.nodes_desired)
@@ -137,4 +140,6 @@ def placement_inputs(args: WorkloadPlacementArgs) -> dict[str, Any]:
 
 def _require(condition: bool, path: str, reason: str) -> None:
     if not condition:
-        raise pulumi.InputPropertiesError("invalid component inputs", errors=[{"property_path": path, "reason": reason}])
+        raise pulumi.InputPropertiesError(
+            "invalid component inputs", errors=[{"property_path": path, "reason": reason}]
+        )

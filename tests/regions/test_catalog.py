@@ -19,7 +19,7 @@ def test_every_offering_has_a_source_and_a_positive_price(catalog):
     for o in catalog.offerings:
         assert o.price_source and o.confidence in {"high", "medium", "low"}, o
         assert o.usd_per_hour > 0, o
-        assert o.spot_usd_per_hour is None or 0 < o.spot_usd_per_hour, o
+        assert o.spot_usd_per_hour is None or o.spot_usd_per_hour > 0, o
         assert (o.spot_usd_per_hour is None) == (o.spot_basis is None), o
         assert o.accelerator_count >= 1
 
@@ -108,8 +108,16 @@ def test_every_sizeable_accelerator_has_complete_specs(catalog):
     assert {"H100", "H200", "L4", "A10G", "Inferentia2", "TPU v5e", "TPU v6e"} <= offered_with_spec
 
 
-@pytest.mark.parametrize(("raw", "canonical"), [("h100", "H100"), ("tpu-v5e", "TPU v5e"), ("a100_80gb", "A100-80GB"),
-                                                ("H100-MEGA", "H100"), ("inferentia2", "Inferentia2")])
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("h100", "H100"),
+        ("tpu-v5e", "TPU v5e"),
+        ("a100_80gb", "A100-80GB"),
+        ("H100-MEGA", "H100"),
+        ("inferentia2", "Inferentia2"),
+    ],
+)
 def test_canonical_names(catalog, raw, canonical):
     assert catalog.canonical_accelerator(raw) == canonical
 
@@ -130,5 +138,7 @@ def test_bad_data_file_names_file_line_and_column(tmp_path):
     specs = (tmp_path / "accelerator_specs.csv").read_text().splitlines()
     specs[1] = specs[1].replace(",80,3350,", ",eighty,3350,", 1)
     (tmp_path / "accelerator_specs.csv").write_text("\n".join(specs) + "\n")
-    with pytest.raises(ValueError, match=r"accelerator_specs.csv line 2: column 'memory_gib' is 'eighty'; expected a number"):
+    with pytest.raises(
+        ValueError, match=r"accelerator_specs.csv line 2: column 'memory_gib' is 'eighty'; expected a number"
+    ):
         load_catalog(tmp_path)

@@ -13,8 +13,8 @@ from regions.catalog import load_catalog
 from regions.geo import great_circle_km
 from regions.placement import PlacementError, build_problem, place_fleet, solve_workload
 from regions.settings import HOURS_PER_MONTH, PlacementSettings
-from workloads.profiles import LlmModel
 from tests.helpers import offering, profile, region, spec, tiny_catalog
+from workloads.profiles import LlmModel
 
 EAST = region("aws", "east", 40.7, -74.0, 400.0, "US")
 WEST = region("aws", "west", 37.8, -122.4, 300.0, "US")
@@ -87,8 +87,13 @@ def test_hipaa_clouds_bind():
 
 
 def test_carbon_cap_binds():
-    row = _only(_place(profile(slo={"p95_latency_ms": 5000}, compliance={"data_residency": ["US"]},
-                               carbon={"max_gco2_per_kwh": 350})))
+    row = _only(
+        _place(
+            profile(
+                slo={"p95_latency_ms": 5000}, compliance={"data_residency": ["US"]}, carbon={"max_gco2_per_kwh": 350}
+            )
+        )
+    )
     assert row.region.code == "west"
 
 
@@ -115,7 +120,10 @@ def test_spot_is_used_only_when_allowed():
 
 
 def test_denied_regions_and_clouds_bind():
-    assert _only(_place(profile(slo={"p95_latency_ms": 5000}, placement={"denied_regions": ["gcp:eu"]}))).region.code == "east"
+    assert (
+        _only(_place(profile(slo={"p95_latency_ms": 5000}, placement={"denied_regions": ["gcp:eu"]}))).region.code
+        == "east"
+    )
     assert _only(_place(profile(slo={"p95_latency_ms": 5000}, placement={"clouds": ["aws"]}))).region.code == "east"
     allowed = profile(slo={"p95_latency_ms": 5000}, placement={"allowed_regions": ["west"]})
     assert _only(_place(allowed)).region.code == "west"
@@ -129,7 +137,9 @@ def test_node_counts_follow_traffic_and_replica_bounds():
 
 
 def test_max_replicas_binds():
-    with pytest.raises(PlacementError, match=r"scaling.max_replicas = 5 cannot absorb the peak; raise it to at least 6"):
+    with pytest.raises(
+        PlacementError, match=r"scaling.max_replicas = 5 cannot absorb the peak; raise it to at least 6"
+    ):
         _place(profile(slo={"p95_latency_ms": 5000}, scaling={"max_replicas": 5}))
 
 
@@ -148,8 +158,11 @@ def test_stack_budget_trades_carbon_for_cost_when_it_binds():
     free = place_fleet([a, b], SMALL, balanced)
     assert not free.jointly_solved and {r.region.code for w in free.workloads for r in w.rows} == {"west"}
     budget = free.monthly_usd - 1  # west is cleaner but dearer than east
-    bound = place_fleet([a, b], SMALL, PlacementSettings(objective="balanced", carbon_price_usd_per_tonne=30_000,
-                                                         stack_budget_monthly_usd=budget))
+    bound = place_fleet(
+        [a, b],
+        SMALL,
+        PlacementSettings(objective="balanced", carbon_price_usd_per_tonne=30_000, stack_budget_monthly_usd=budget),
+    )
     assert bound.jointly_solved and bound.monthly_usd <= budget
     assert sorted(r.region.code for w in bound.workloads for r in w.rows) == ["east", "west"]
 
@@ -182,7 +195,9 @@ def test_carbon_figure_matches_the_formula():
 
 
 def test_unknown_power_is_excluded_only_when_carbon_counts():
-    catalog = tiny_catalog([EAST], [offering("aws", "east", "inf.east", "Inferentia2", 1, 0.5)], [spec("Inferentia2", tdp=None)])
+    catalog = tiny_catalog(
+        [EAST], [offering("aws", "east", "inf.east", "Inferentia2", 1, 0.5)], [spec("Inferentia2", tdp=None)]
+    )
     request = profile(
         slo={"p95_latency_ms": 5000},
         model={"throughput": [{"accelerator": "Inferentia2", "requests_per_second": 10, "p95_latency_ms": 50}]},
@@ -191,19 +206,26 @@ def test_unknown_power_is_excluded_only_when_carbon_counts():
     with pytest.raises(PlacementError):
         _place(request, catalog, PlacementSettings(objective="carbon"))
     assumed = PlacementSettings(objective="carbon", assumed_power_watts={"Inferentia2": 100.0})
-    assert _only(_place(request, catalog, assumed)).choice.monthly_kgco2 == pytest.approx(3 * 0.1 * 1.135 * 730 * 400 / 1000)
+    assert _only(_place(request, catalog, assumed)).choice.monthly_kgco2 == pytest.approx(
+        3 * 0.1 * 1.135 * 730 * 400 / 1000
+    )
 
 
 # --- infeasibility messages ---------------------------------------------------------------
 
 
 def test_latency_infeasibility_names_the_nearest_p95():
-    with pytest.raises(PlacementError, match=r"slo.p95_latency_ms = 20 is unreachable; the nearest feasible p95 is about \d+ ms"):
+    with pytest.raises(
+        PlacementError, match=r"slo.p95_latency_ms = 20 is unreachable; the nearest feasible p95 is about \d+ ms"
+    ):
         _place(profile(slo={"p95_latency_ms": 20}))
 
 
 def test_carbon_cap_infeasibility_names_the_nearest_cap():
-    with pytest.raises(PlacementError, match=r"carbon.max_gco2_per_kwh = 10 excludes every workable region; the nearest feasible cap is 50"):
+    with pytest.raises(
+        PlacementError,
+        match=r"carbon.max_gco2_per_kwh = 10 excludes every workable region; the nearest feasible cap is 50",
+    ):
         _place(profile(slo={"p95_latency_ms": 5000}, carbon={"max_gco2_per_kwh": 10}))
 
 
@@ -230,17 +252,24 @@ def test_a_model_that_fits_nowhere_gets_a_capacity_hint():
 def _brute_force(prof, catalog, settings_):
     """An independent, literal implementation of the placement model, by enumeration."""
     users = prof.placement.users
-    regions = [r for r in catalog.regions.values()
-               if prof.carbon.max_gco2_per_kwh is None or r.grid_gco2_per_kwh <= prof.carbon.max_gco2_per_kwh]
-    rtt = {(u.name, r.key): settings_.latency.rtt_ms(great_circle_km(u.latitude, u.longitude, r.latitude, r.longitude))
-           for u in users for r in regions}
+    regions = [
+        r
+        for r in catalog.regions.values()
+        if prof.carbon.max_gco2_per_kwh is None or r.grid_gco2_per_kwh <= prof.carbon.max_gco2_per_kwh
+    ]
+    rtt = {
+        (u.name, r.key): settings_.latency.rtt_ms(great_circle_km(u.latitude, u.longitude, r.latitude, r.longitude))
+        for u in users
+        for r in regions
+    }
     (measured,) = prof.model.throughput
     slo, scaling = prof.slo, prof.scaling
     price = settings_.carbon_price_usd_per_tonne
 
     def options(r, served):
-        budget_ms = slo.p95_latency_ms - (max(rtt[(u.name, r.key)] for u in served) if served
-                                          else min(rtt[(u.name, r.key)] for u in users))
+        budget_ms = slo.p95_latency_ms - (
+            max(rtt[(u.name, r.key)] for u in served) if served else min(rtt[(u.name, r.key)] for u in users)
+        )
         weight = sum(u.share for u in served)
         found = []
         for o in catalog.offerings:
@@ -251,8 +280,10 @@ def _brute_force(prof, catalog, settings_):
                 continue
             if math.ceil(slo.peak_rps * weight / measured.requests_per_second - 1e-9) > scaling.max_replicas:
                 continue
-            nodes = max(math.ceil(scaling.min_replicas / per_node),
-                        math.ceil(slo.steady_rps * weight / (measured.requests_per_second * per_node) - 1e-9))
+            nodes = max(
+                math.ceil(scaling.min_replicas / per_node),
+                math.ceil(slo.steady_rps * weight / (measured.requests_per_second * per_node) - 1e-9),
+            )
             kw = o.accelerator_count * catalog.specs[o.accelerator].tdp_watts / 1000
             kg = nodes * kw * r.pue * HOURS_PER_MONTH * r.grid_gco2_per_kwh / 1000
             for capacity, hourly in (("on-demand", o.usd_per_hour), ("spot", o.spot_usd_per_hour)):
@@ -270,13 +301,18 @@ def _brute_force(prof, catalog, settings_):
                 open_regions = sorted(used | set(extra))
                 if len(open_regions) < prof.placement.min_regions:
                     continue
-                choices = [options(regions[i], [u for u, a in zip(users, assignment) if a == i]) for i in open_regions]
+                choices = [
+                    options(regions[i], [u for u, a in zip(users, assignment, strict=True) if a == i])
+                    for i in open_regions
+                ]
                 for combo in itertools.product(*choices):
                     usd = sum(c[0] for c in combo)
                     kg = sum(c[1] for c in combo)
                     if usd > prof.budget.monthly_usd:
                         continue
-                    key = {"cost": (usd,), "carbon": (kg, usd), "balanced": (usd + price * kg / 1000,)}[settings_.objective]
+                    key = {"cost": (usd,), "carbon": (kg, usd), "balanced": (usd + price * kg / 1000,)}[
+                        settings_.objective
+                    ]
                     best = key if best is None or key < best else best
     return best
 
@@ -286,32 +322,64 @@ def _instances(draw):
     n_regions = draw(st.integers(1, 3))
     regions, offerings = [], []
     for i in range(n_regions):
-        r = region(draw(st.sampled_from(["aws", "gcp", "azure"])), f"r{i}", draw(st.floats(-60, 60)),
-                   draw(st.floats(-179, 179)), draw(st.floats(10, 800)))
+        r = region(
+            draw(st.sampled_from(["aws", "gcp", "azure"])),
+            f"r{i}",
+            draw(st.floats(-60, 60)),
+            draw(st.floats(-179, 179)),
+            draw(st.floats(10, 800)),
+        )
         regions.append(r)
         for j in range(draw(st.integers(1, 3))):
             price = draw(st.floats(0.5, 20))
             spot = draw(st.one_of(st.none(), st.floats(0.1, 1.0).map(lambda f, p=price: round(p * f, 4))))
             offerings.append(offering(r.cloud, r.code, f"t{i}{j}", "L4", draw(st.sampled_from([1, 2, 4])), price, spot))
     share = draw(st.floats(0.1, 0.9))
-    users = [{"name": "u0", "latitude": draw(st.floats(-60, 60)), "longitude": draw(st.floats(-179, 179)), "share": 1.0}]
+    users = [
+        {"name": "u0", "latitude": draw(st.floats(-60, 60)), "longitude": draw(st.floats(-179, 179)), "share": 1.0}
+    ]
     if draw(st.booleans()):
-        users = [{**users[0], "share": share},
-                 {"name": "u1", "latitude": draw(st.floats(-60, 60)), "longitude": draw(st.floats(-179, 179)), "share": 1 - share}]
+        users = [
+            {**users[0], "share": share},
+            {
+                "name": "u1",
+                "latitude": draw(st.floats(-60, 60)),
+                "longitude": draw(st.floats(-179, 179)),
+                "share": 1 - share,
+            },
+        ]
     min_replicas = draw(st.integers(0, 2))
     steady = draw(st.floats(0, 100))
     prof = profile(
-        model={"throughput": [{"accelerator": "L4", "accelerators_per_replica": draw(st.sampled_from([1, 2])),
-                               "requests_per_second": draw(st.floats(1, 50)), "p95_latency_ms": draw(st.floats(5, 150))}]},
-        slo={"p95_latency_ms": draw(st.floats(50, 400)), "steady_rps": steady, "peak_rps": steady * draw(st.floats(1, 5)) + 1},
+        model={
+            "throughput": [
+                {
+                    "accelerator": "L4",
+                    "accelerators_per_replica": draw(st.sampled_from([1, 2])),
+                    "requests_per_second": draw(st.floats(1, 50)),
+                    "p95_latency_ms": draw(st.floats(5, 150)),
+                }
+            ]
+        },
+        slo={
+            "p95_latency_ms": draw(st.floats(50, 400)),
+            "steady_rps": steady,
+            "peak_rps": steady * draw(st.floats(1, 5)) + 1,
+        },
         placement={"users": users, "min_regions": draw(st.integers(1, 2))},
-        scaling={"min_replicas": min_replicas, "scale_to_zero": min_replicas == 0, "max_replicas": draw(st.integers(max(1, min_replicas), 60))},
+        scaling={
+            "min_replicas": min_replicas,
+            "scale_to_zero": min_replicas == 0,
+            "max_replicas": draw(st.integers(max(1, min_replicas), 60)),
+        },
         capacity={"spot": draw(st.booleans())},
         budget={"monthly_usd": draw(st.sampled_from([1e9, 2_000.0, 20_000.0]))},
         carbon={"max_gco2_per_kwh": draw(st.sampled_from([None, 400.0]))},
     )
     objective = draw(st.sampled_from(["cost", "carbon", "balanced"]))
-    settings_ = PlacementSettings(objective=objective, carbon_price_usd_per_tonne=draw(st.sampled_from([0.0, 200.0, 5_000.0])))
+    settings_ = PlacementSettings(
+        objective=objective, carbon_price_usd_per_tonne=draw(st.sampled_from([0.0, 200.0, 5_000.0]))
+    )
     return prof, tiny_catalog(regions, offerings, [spec("L4")]), settings_
 
 
@@ -325,6 +393,9 @@ def test_milp_matches_exhaustive_search(instance):
         assert plan is None
         return
     assert plan is not None
-    got = {"cost": (plan.monthly_usd,), "carbon": (plan.monthly_kgco2, plan.monthly_usd),
-           "balanced": (plan.objective,)}[settings_.objective]
+    got = {
+        "cost": (plan.monthly_usd,),
+        "carbon": (plan.monthly_kgco2, plan.monthly_usd),
+        "balanced": (plan.objective,),
+    }[settings_.objective]
     assert got == pytest.approx(expected, rel=1e-6, abs=1e-6)

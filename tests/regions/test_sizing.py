@@ -16,7 +16,9 @@ from regions.sizing import (
 from workloads.profiles import LlmModel, MeasuredThroughput, Slo
 
 ASSUME = SizingAssumptions()
-MISTRAL_7B = LlmModel(name="e5", params_billion=7.1, precision="bf16", context_tokens=4096, layers=32, kv_heads=8, head_dim=128)
+MISTRAL_7B = LlmModel(
+    name="e5", params_billion=7.1, precision="bf16", context_tokens=4096, layers=32, kv_heads=8, head_dim=128
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,9 @@ def test_decode_is_bandwidth_bound_at_batch_one(specs):
 
 
 def test_a_70b_model_needs_memory_it_can_find(specs):
-    llama70 = LlmModel(name="l", params_billion=70.6, precision="bf16", context_tokens=16384, layers=80, kv_heads=8, head_dim=128)
+    llama70 = LlmModel(
+        name="l", params_billion=70.6, precision="bf16", context_tokens=16384, layers=80, kv_heads=8, head_dim=128
+    )
     slo = Slo(p95_latency_ms=60_000, steady_rps=1, peak_rps=1, tokens_in=1500, tokens_out=300)
     assert llm_operating_points(llama70, slo, specs["L4"], 1, ASSUME) == []  # 141 GB of weights, 24 GiB of memory
     # 141.2 GB of weights + 5.4 GB for one 16k context need two 80 GiB H100s (2 x 80 x 2^30 x 0.9 = 154.6 GB).
@@ -97,7 +101,9 @@ def test_points_respect_the_slo_and_memory(specs):
 
 
 def test_measured_points_fill_the_node():
-    measured = MeasuredThroughput(accelerator="A100-80GB", accelerators_per_replica=2, requests_per_second=6, p95_latency_ms=300)
+    measured = MeasuredThroughput(
+        accelerator="A100-80GB", accelerators_per_replica=2, requests_per_second=6, p95_latency_ms=300
+    )
     (point,) = measured_operating_points(measured, 8)
     assert (point.replicas_per_node, point.node_rps, point.service_ms) == (4, 24, 300)
     assert measured_operating_points(measured, 1) == []
@@ -105,6 +111,8 @@ def test_measured_points_fill_the_node():
 
 def test_pareto_front_drops_dominated_points():
     fast = OperatingPoint(accelerators_per_replica=1, replicas_per_node=1, batch=1, service_ms=10, replica_rps=5)
-    slow_but_more = OperatingPoint(accelerators_per_replica=1, replicas_per_node=1, batch=4, service_ms=30, replica_rps=9)
+    slow_but_more = OperatingPoint(
+        accelerators_per_replica=1, replicas_per_node=1, batch=4, service_ms=30, replica_rps=9
+    )
     dominated = OperatingPoint(accelerators_per_replica=2, replicas_per_node=1, batch=1, service_ms=40, replica_rps=8)
     assert pareto_front([dominated, slow_but_more, fast]) == [fast, slow_but_more]

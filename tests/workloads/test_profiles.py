@@ -61,8 +61,18 @@ def test_name_must_be_a_dns_label():
 def test_precision_is_an_enum():
     data = deep_merge(
         BASE_PROFILE,
-        {"model": {"kind": "llm", "name": "m", "params_billion": 7, "precision": "fp4", "context_tokens": 4096,
-                   "layers": 32, "kv_heads": 8, "head_dim": 128}},
+        {
+            "model": {
+                "kind": "llm",
+                "name": "m",
+                "params_billion": 7,
+                "precision": "fp4",
+                "context_tokens": 4096,
+                "layers": 32,
+                "kv_heads": 8,
+                "head_dim": 128,
+            }
+        },
     )
     data["model"].pop("throughput")
     assert _errors(data) == [("literal_error", ("model", "llm", "precision"))]
@@ -77,9 +87,14 @@ def test_missing_slo_field():
 @pytest.mark.parametrize(
     ("override", "fragment"),
     [
-        pytest.param({"slo": {"steady_rps": 100, "peak_rps": 50}}, "peak_rps (50.0) is below steady_rps", id="peak-below-steady"),
-        pytest.param({"placement": {"users": [{"name": "a", "latitude": 1, "longitude": 1, "share": 0.5}]}},
-                     "sum to 1", id="shares"),
+        pytest.param(
+            {"slo": {"steady_rps": 100, "peak_rps": 50}}, "peak_rps (50.0) is below steady_rps", id="peak-below-steady"
+        ),
+        pytest.param(
+            {"placement": {"users": [{"name": "a", "latitude": 1, "longitude": 1, "share": 0.5}]}},
+            "sum to 1",
+            id="shares",
+        ),
         pytest.param({"scaling": {"min_replicas": 0}}, "scale_to_zero", id="zero-without-scale-to-zero"),
         pytest.param({"capacity": {"on_demand": False, "spot": False}}, "at least one", id="no-capacity"),
         pytest.param({"compliance": {"hipaa": True}}, "data_residency", id="hipaa-needs-residency"),
@@ -97,7 +112,7 @@ def test_cross_field_rules(override, fragment):
 def test_model_and_cascade_are_exclusive():
     data = deep_merge(BASE_PROFILE, {})
     data.pop("model")
-    (kind, loc), = _errors(data)
+    ((kind, loc),) = _errors(data)
     assert (kind, loc) == ("value_error", ())
 
 
@@ -140,8 +155,11 @@ _leaf = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6), st.floats(a
 
 
 @settings(max_examples=150, deadline=None)
-@given(section=st.sampled_from(sorted(BASE_PROFILE) + ["scaling", "carbon", "capacity", "compliance"]),
-       key=st.text(min_size=1, max_size=12), value=_leaf)
+@given(
+    section=st.sampled_from([*sorted(BASE_PROFILE), "scaling", "carbon", "capacity", "compliance"]),
+    key=st.text(min_size=1, max_size=12),
+    value=_leaf,
+)
 def test_arbitrary_field_damage_gives_a_profile_error_or_a_profile(section, key, value):
     """Whatever a field is replaced with, the loader returns a profile or one ProfileError, never anything else."""
     data = deep_merge(BASE_PROFILE, {})

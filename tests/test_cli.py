@@ -1,0 +1,152 @@
+"""The CLI end to end: every example environment, the plan.json contract, plan.md, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tensorfleet.cli import main
+from tests.conftest import ENVIRONMENTS
+
+SCHEMA = json.loads((Path(__file__).parents[1] / "tensorfleet" / "schema" / "plan.v1.json").read_text())
+
+
+def _plan(tmp_path, *args):
+    out_json, out_md = tmp_path / "plan.json", tmp_path / "plan.md"
+    code = main(["plan", *args, "--json", str(out_json), "--md", str(out_md)])
+    return code, out_json, out_md
+
+
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
+def test_plan_writes_a_contract_valid_plan_for_every_environment(tmp_path, capsys, stack):
+    code, out_json, out_md = _plan(tmp_path, "--stack", stack)
+    assert code == 0
+    plan = json.loads(out_json.read_text())
+    jsonschema.validate(plan, SCHEMA)
+    assert plan["stack"] == stack and plan["placements"]
+    assert plan["totals"]["monthly_usd"] == pytest.approx(sum(p["monthly_usd"] for p in plan["placements"]), abs=0.01)
+    assert plan["totals"]["resources"] == len(plan["resources"])
+    for p in plan["placements"]:
+        assert p["monthly_usd"] == pytest.approx(p["nodes"]["desired"] * p["hourly_usd"] * 730, abs=0.01)
+        assert "runner-up" in p["reason"]
+    printed = capsys.readouterr().out
+    assert f"stack {stack}: $" in printed and "instance type" in printed
+    markdown = out_md.read_text()
+    assert markdown.startswith(f"## tensorfleet plan: `{stack}`")
+    assert "No policy violations." in markdown and "| workload | cloud | region |" in markdown
+
+
+def test_inputs_are_wire_form_camel_case(tmp_path):
+    _, out_json, _ = _plan(tmp_path, "--stack", "dev")
+    placement = next(
+        r for r in json.loads(out_json.read_text())["resources"] if r["type"] == "tensorfleet:fleet:WorkloadPlacement"
+    )
+    assert {"instanceType", "acceleratorCount", "hourlyUsd", "gridGco2PerKwh"} <= set(placement["inputs"])
+    assert placement["cloud"] == placement["inputs"]["cloud"] and placement["region"] == placement["inputs"]["region"]
+
+
+def test_objective_flag_overrides_the_stack(tmp_path):
+    _, out_json, _ = _plan(tmp_path, "--stack", "dev", "--objective", "cost")
+    assert all("best by cost" in p["reason"] for p in json.loads(out_json.read_text())["placements"])
+
+
+def test_compare_reports_the_difference_against_a_base(tmp_path):
+    base_dir = tmp_path / "base"
+    base_dir.mkdir()
+    _, base_json, _ = _plan(base_dir, "--stack", "dev", "--objective", "carbon")
+    code, out_json, out_md = _plan(tmp_path, "--stack", "dev", "--objective", "cost", "--compare", str(base_json))
+    assert code == 0
+    markdown = out_md.read_text()
+    assert "| this plan | base | change |" in markdown
+    assert "### Placement changes against base" in markdown
+    base, now = json.loads(base_json.read_text()), json.loads(out_json.read_text())
+    assert now["totals"]["monthly_usd"] <= base["totals"]["monthly_usd"]  # cost-optimal is never dearer
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--stack", "qa"], "no such stack config; known stacks: dev, prod, staging"),
+        (["--stack", "dev", "--compare", "/nonexistent/base.json"], "cannot read the base plan"),
+    ],
+)
+def test_bad_invocations_fail_cleanly_and_write_nothing(tmp_path, capsys, args, fragment):
+    code, out_json, out_md = _plan(tmp_path, *args)
+    assert code == 2
+    assert fragment in capsys.readouterr().err
+    assert not out_json.exists() and not out_md.exists()
+
+
+def test_unknown_config_key_is_reported(tmp_path, capsys, monkeypatch):
+    import tensorfleet.engine as engine
+
+    original = engine.read_stack_config
+
+    def with_typo(stack, project_root=engine.PROJECT_ROOT):
+        config, secret_keys = original(stack, project_root)
+        config["tensorfleet:budgetMonthlyUSD"] = "5"
+        return config, secret_keys
+
+    monkeypatch.setattr(engine, "read_stack_config", with_typo)
+    code, out_json, _ = _plan(tmp_path, "--stack", "dev")
+    assert code == 2 and not out_json.exists()
+    assert "unknown config key(s) tensorfleet:budgetMonthlyUSD" in capsys.readouterr().err
+
+
+def test_infeasible_stack_exits_non_zero_with_the_binding_constraint(tmp_path, capsys, monkeypatch):
+    import tensorfleet.engine as engine
+
+    original = engine.read_stack_config
+
+    def tiny_budget(stack, project_root=engine.PROJECT_ROOT):
+        config, secret_keys = original(stack, project_root)
+        config["tensorfleet:budgetMonthlyUsd"] = "10"
+        return config, secret_keys
+
+    monkeypatch.setattr(engine, "read_stack_config", tiny_budget)
+    code, out_json, _ = _plan(tmp_path, "--stack", "dev")
+    err = capsys.readouterr().err
+    assert code == 2 and not out_json.exists()
+    assert err.startswith("error: stack budget $10/month is below the cheapest plan")
+    assert "Traceback" not in err
+
+
+def test_place_prints_each_workload_with_reasons(capsys, project_root):
+    examples = project_root / "workloads" / "examples"
+    code = main(
+        [
+            "place",
+            str(examples / "recommendation-embeddings.yaml"),
+            str(examples / "support-triage.yaml"),
+            "--objective",
+            "cost",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "recommendation-embeddings: $" in out and "runner-up" in out
+    assert "support-triage: served through the gateway only" in out
+
+
+def test_place_reports_a_bad_profile(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    assert main(["place", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: invalid workload profile" in err and "owner: Field required" in err
+
+
+def test_console_script_runs_the_dev_plan(tmp_path):
+    """The installed entry point, in a fresh process, from another working directory."""
+    script = Path(sys.executable).parent / "tensorfleet"
+    result = subprocess.run(
+        [str(script), "plan", "--stack", "dev"], cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    jsonschema.validate(json.loads((tmp_path / "plan.json").read_text()), SCHEMA)
+    assert (tmp_path / "plan.md").is_file()

@@ -1,0 +1,170 @@
+"""The real Pulumi program under the mock engine: components, identity, outputs, config errors."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+import regions.catalog
+from tensorfleet.engine import read_stack_config, run_program
+from tensorfleet.outputs import SCHEMA_VERSION, StackOutputs
+from tensorfleet.report import build_plan
+
+WORKLOAD = "tensorfleet:fleet:Workload"
+PLACEMENT = "tensorfleet:fleet:WorkloadPlacement"
+
+
+def _run(stack="prod", **changes):
+    config, secret_keys = read_stack_config(stack)
+    config.update({f"tensorfleet:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in changes.items()})
+    return run_program(stack, config, secret_keys)
+
+
+def test_one_component_per_workload_and_placement(prod_run):
+    by_type = {}
+    for reg in prod_run.registrations:
+        by_type.setdefault(reg.type, []).append(reg)
+    assert set(by_type) == {WORKLOAD, PLACEMENT}
+    assert sorted(r.name for r in by_type[WORKLOAD]) == [
+        "chat-assistant",
+        "content-moderation",
+        "diagnostic-imaging",
+        "recommendation-embeddings",
+        "support-triage",
+    ]
+    workload_urns = {r.urn for r in by_type[WORKLOAD]}
+    assert all(r.parent in workload_urns for r in by_type[PLACEMENT])
+    assert all(r.parent.endswith("::tensorfleet-prod") for r in by_type[WORKLOAD])
+    for placement in by_type[PLACEMENT]:
+        nodes = placement.inputs["nodes"]
+        assert nodes["min"] <= nodes["desired"] <= nodes["max"]
+        assert placement.name == "-".join(
+            [
+                placement.inputs["workload"],
+                placement.inputs["stage"],
+                placement.inputs["cloud"],
+                placement.inputs["region"],
+            ]
+        )
+
+
+def test_urns_follow_the_component_token_and_parent_chain(prod_run):
+    placement = next(r for r in prod_run.registrations if r.type == PLACEMENT)
+    # The parent's type qualifies the child's, as the engine composes URNs.
+    assert placement.urn == f"urn:pulumi:prod::tensorfleet::{WORKLOAD}${PLACEMENT}::{placement.name}"
+
+
+def test_hipaa_workload_stays_on_baa_clouds_in_prod(prod_run):
+    imaging = [
+        r for r in prod_run.registrations if r.type == PLACEMENT and r.inputs["workload"] == "diagnostic-imaging"
+    ]
+    assert imaging and {r.inputs["cloud"] for r in imaging} <= {"aws", "gcp"}  # Pulumi.prod.yaml: hipaaClouds
+
+
+def test_stack_outputs_are_typed_and_versioned(prod_run):
+    outputs = StackOutputs.model_validate(prod_run.outputs)
+    assert outputs.schema_version == SCHEMA_VERSION
+    assert outputs.environment == "prod"
+    assert outputs.workloads["support-triage"].gateway_only
+    assert outputs.workloads["support-triage"].placements == []
+    chat = outputs.workloads["chat-assistant"]
+    assert chat.namespace == "assistant" and chat.placements
+    placements = [r for r in prod_run.registrations if r.type == PLACEMENT]
+    assert outputs.totals.monthly_usd == pytest.approx(sum(r.inputs["monthlyUsd"] for r in placements), abs=0.05)
+
+
+def test_profile_edits_and_price_refreshes_rename_nothing(prod_run, monkeypatch):
+    before = {r.urn for r in prod_run.registrations}
+    # A non-identity edit: budgets and traffic change, names and regions do not.
+    edited = _run(budgetMonthlyUsd=500000, carbonPriceUsdPerTonne=100)
+    assert {r.urn for r in edited.registrations} == before
+    # A price refresh: every price 10% higher. Same plan shape, new figures, same URNs.
+    catalog = regions.catalog.load_catalog()
+    refreshed = regions.catalog.Catalog(
+        offerings=tuple(
+            regions.catalog.Offering(
+                **{**{f: getattr(o, f) for f in o.__slots__}, "usd_per_hour": o.usd_per_hour * 1.1}
+            )
+            for o in catalog.offerings
+        ),
+        regions=catalog.regions,
+        specs=catalog.specs,
+        excluded=catalog.excluded,
+    )
+    monkeypatch.setattr(regions.catalog, "load_catalog", lambda: refreshed)
+    repriced = _run()
+    assert {r.urn for r in repriced.registrations} == before
+    old = {r.urn: r.inputs for r in prod_run.registrations if r.type == PLACEMENT}
+    new = {r.urn: r.inputs for r in repriced.registrations if r.type == PLACEMENT}
+    on_demand = [u for u in old if "on-demand" in old[u]["capacityType"]]
+    assert on_demand and all(new[u]["hourlyUsd"] == pytest.approx(old[u]["hourlyUsd"] * 1.1) for u in on_demand)
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        pytest.param(
+            {"objective": "cheapest"},
+            "tensorfleet:objective: Input should be 'cost', 'carbon' or 'balanced'",
+            id="bad-objective",
+        ),
+        pytest.param(
+            {"budgetMonthlyUsd": -1}, "tensorfleet:budgetMonthlyUsd: Input should be greater than 0", id="bad-budget"
+        ),
+        pytest.param(
+            {"workloads": [{"profile": "workloads/examples/nope.yaml"}]},
+            "nope.yaml: invalid workload profile",
+            id="missing-profile",
+        ),
+        pytest.param(
+            {
+                "workloads": [
+                    {
+                        "profile": "workloads/examples/chat-assistant-70b.yaml",
+                        "overrides": {"slo": {"p95_latency_ms": 1}},
+                    }
+                ]
+            },
+            "workload 'chat-assistant' cannot be placed",
+            id="infeasible",
+        ),
+        pytest.param(
+            {"workloads": [{"profile": "workloads/examples/chat-assistant-70b.yaml", "extra": 1}]},
+            "tensorfleet:workloads.0.extra: Extra inputs are not permitted",
+            id="unknown-nested-key",
+        ),
+        pytest.param(
+            {"assumedPowerWatts": {"Inferentia9": 100}}, "unknown accelerator 'Inferentia9'", id="unknown-chip"
+        ),
+    ],
+)
+def test_bad_config_is_one_clean_run_error(changes, fragment):
+    with pytest.raises(pulumi.RunError) as exc_info:
+        _run("dev", **changes)
+    assert fragment in str(exc_info.value)
+    assert "Traceback" not in str(exc_info.value)
+
+
+def test_secure_config_is_never_read_and_stays_secret(tmp_path):
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.x.yaml").write_text(
+        "config:\n  tensorfleet:objective: cost\n  tensorfleet:apiKey:\n    secure: AAABAHUJ3cipher\n"
+    )
+    config, secret_keys = read_stack_config("x", tmp_path)
+    assert config["tensorfleet:apiKey"] == "[secret]" and secret_keys == {"tensorfleet:apiKey"}
+    assert "AAABAHUJ3cipher" not in json.dumps(config)
+
+
+def test_plan_masks_secret_inputs(prod_run):
+    from dataclasses import replace
+
+    from pulumi.runtime import rpc
+
+    reg = next(r for r in prod_run.registrations if r.type == WORKLOAD)
+    secret = replace(reg, inputs={**reg.inputs, "kubeconfig": rpc.wrap_rpc_secret("apiVersion: v1 token=abc")})
+    run = replace(prod_run, registrations=[secret])
+    plan = build_plan("prod", run)
+    assert plan["resources"][0]["inputs"]["kubeconfig"] == "[secret]"
+    assert "token=abc" not in json.dumps(plan)
