@@ -1,15 +1,15 @@
 """Columns of the placement MILP: one region serving one set of user geographies, sized optimally.
 
 For a fixed region and served set the best offering, operating point and node count of every
-stage is found by enumeration (vectorised over every served set of the region at once), so the
-MILP in :mod:`regions.placement` only decides which columns to combine.
+stage is found by enumeration (vectorised over every region and served set of a workload at
+once), so the MILP in :mod:`regions.placement` only decides which columns to combine.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +26,7 @@ from regions.settings import (
 from regions.sizing import OperatingPoint, llm_operating_points, measured_operating_points
 from workloads.profiles import CascadeStage, LlmModel, MeasuredModel, UserGeography, WorkloadProfile
 
-__all__ = ["Column", "Option", "StageChoice", "eligible_regions", "region_columns", "stage_options"]
+__all__ = ["Column", "Option", "OptionTable", "StageChoice", "build_columns", "eligible_regions", "option_table"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,47 +108,99 @@ def _matches(region: Region, patterns: Iterable[str]) -> bool:
     return any(p in (region.code, region.key) for p in patterns)
 
 
-def stage_options(
+# --- options -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OptionTable:
+    """Every option of one stage across the candidate regions, as parallel arrays (one row each).
+
+    Rows are grouped by region (``starts[i]:starts[i + 1]`` belong to region ``i``), so that the
+    per-region work is slicing, not searching. ``Option`` objects are made only for the rows that
+    end up in a column.
+    """
+
+    stage: CascadeStage
+    shapes: list[tuple[Offering, CapacityType, float, float | None]]
+    """(offering, capacity, USD per node-hour, kgCO2 per node-month) per priced shape."""
+    points: list[OperatingPoint]
+    shape: np.ndarray
+    point: np.ndarray
+    starts: np.ndarray
+    price_month: np.ndarray
+    """USD per node-month."""
+    kg_node: np.ndarray
+    """kgCO2 per node-month; NaN where unknown."""
+    service: np.ndarray
+    replica_rps: np.ndarray
+    per_node: np.ndarray
+
+    def option(self, row: int) -> Option:
+        offering, capacity, hourly, kg = self.shapes[int(self.shape[row])]
+        return Option(offering, capacity, self.points[int(self.point[row])], hourly, kg)
+
+    def rows(self, region: int) -> slice:
+        return slice(int(self.starts[region]), int(self.starts[region + 1]))
+
+
+def option_table(
     stage: CascadeStage,
     profile: WorkloadProfile,
     catalog: Catalog,
     regions: list[Region],
     settings: PlacementSettings,
-) -> dict[str, list[Option]]:
-    """Options per region key for one stage after every filter that does not depend on traffic.
-
-    Options that another option of the same region beats whatever the traffic (no slower, no
-    dearer, no dirtier, at least as much throughput per node and per replica, no larger minimum)
-    are dropped: they can never be part of an optimal plan.
-    """
+    exclude_accelerator: str | None = None,
+) -> OptionTable:
+    """The stage's options in each region after every filter that does not depend on traffic."""
     capacities: list[CapacityType] = []
     if profile.capacity.on_demand:
         capacities.append("on-demand")
     if profile.capacity.spot:
         capacities.append("spot")
     exclude_unknown_carbon = carbon_counts(profile, settings)
-    points: dict[tuple[str, int], list[OperatingPoint]] = {}
-    shapes = cheapest_shapes(catalog)
-    result: dict[str, list[Option]] = {}
+    points_by_key: dict[tuple[str, int], list[int]] = {}
+    points: list[OperatingPoint] = []
+    shapes: list[tuple[Offering, CapacityType, float, float | None]] = []
+    shape_rows: list[int] = []
+    point_rows: list[int] = []
+    starts = [0]
+    priced = priced_shapes(catalog, settings.assumed_power_watts, settings.power_utilisation)
     for region in regions:
-        options: list[Option] = []
-        for (accelerator, count, capacity), offering in shapes.get(region.key, {}).items():
-            if capacity not in capacities:
+        for shape in priced.get(region.key, ()):
+            offering, capacity, _, kg = shape
+            accelerator = offering.accelerator
+            if capacity not in capacities or accelerator == exclude_accelerator:
                 continue
-            kg = _kg_per_node_month(catalog, offering, region, settings)
             if kg is None and exclude_unknown_carbon:
                 continue
-            key = (accelerator, count)
-            if key not in points:
-                points[key] = _points(stage, profile, catalog, accelerator, count, settings)
-            price = offering.usd_per_hour if capacity == "on-demand" else offering.spot_usd_per_hour
-            if price is None:  # cheapest_shapes only indexes priced capacity; kept for the type checker
+            key = (accelerator, offering.accelerator_count)
+            if key not in points_by_key:
+                found = _points(stage, profile, catalog, accelerator, offering.accelerator_count, settings)
+                points_by_key[key] = list(range(len(points), len(points) + len(found)))
+                points.extend(found)
+            if not points_by_key[key]:
                 continue
-            options.extend(Option(offering, capacity, p, price, kg) for p in points[key])
-        kept = _undominated(options, profile.scaling.min_replicas)
-        if kept:
-            result[region.key] = kept
-    return result
+            shapes.append(shape)
+            shape_rows.extend([len(shapes) - 1] * len(points_by_key[key]))
+            point_rows.extend(points_by_key[key])
+        starts.append(len(shape_rows))
+    shape = np.array(shape_rows, dtype=np.int64)
+    point = np.array(point_rows, dtype=np.int64)
+    shape_price = np.array([s[2] for s in shapes] or [0.0]) * HOURS_PER_MONTH
+    shape_kg = np.array([np.nan if s[3] is None else s[3] for s in shapes] or [0.0])
+    return OptionTable(
+        stage=stage,
+        shapes=shapes,
+        points=points,
+        shape=shape,
+        point=point,
+        starts=np.array(starts, dtype=np.int64),
+        price_month=shape_price[shape] if shape.size else np.zeros(0),
+        kg_node=shape_kg[shape] if shape.size else np.zeros(0),
+        service=np.array([points[i].service_ms for i in point_rows]),
+        replica_rps=np.array([points[i].replica_rps for i in point_rows]),
+        per_node=np.array([points[i].replicas_per_node for i in point_rows], dtype=np.int64),
+    )
 
 
 def _points(
@@ -172,22 +224,47 @@ def _points(
     return []
 
 
-def power_watts(catalog: Catalog, accelerator: str, settings: PlacementSettings) -> float | None:
+def power_watts(catalog: Catalog, accelerator: str, assumed_power_watts: Mapping[str, float]) -> float | None:
     """Per-chip power: the spec sheet's TDP, else the stack's stated assumption, else unknown."""
     spec = catalog.spec(accelerator)
     if spec is not None and spec.tdp_watts is not None:
         return spec.tdp_watts
-    return settings.assumed_power_watts.get(accelerator)
+    return assumed_power_watts.get(accelerator)
 
 
-def _kg_per_node_month(
-    catalog: Catalog, offering: Offering, region: Region, settings: PlacementSettings
-) -> float | None:
+def priced_shapes(
+    catalog: Catalog, assumed_power_watts: Mapping[str, float], power_utilisation: float
+) -> dict[str, list[tuple[Offering, CapacityType, float, float | None]]]:
+    """Per region key: (offering, capacity, USD per node-hour, kgCO2 per node-month) of each shape.
+
+    Cached per catalog and power assumptions, since every workload of a stack shares them.
+    """
+    return _priced_shapes(catalog, tuple(sorted(assumed_power_watts.items())), power_utilisation)
+
+
+@functools.lru_cache(maxsize=8)
+def _priced_shapes(
+    catalog: Catalog, assumed_power_watts: tuple[tuple[str, float], ...], power_utilisation: float
+) -> dict[str, list[tuple[Offering, CapacityType, float, float | None]]]:
+    assumed = dict(assumed_power_watts)
+    result: dict[str, list[tuple[Offering, CapacityType, float, float | None]]] = {}
+    for key, shapes in cheapest_shapes(catalog).items():
+        region = catalog.regions[key]
+        rows = result.setdefault(key, [])
+        for (_, _, capacity), offering in shapes.items():
+            hourly = offering.usd_per_hour if capacity == "on-demand" else offering.spot_usd_per_hour
+            if hourly is None:  # cheapest_shapes only indexes priced capacity; kept for the type checker
+                continue
+            watts = power_watts(catalog, offering.accelerator, assumed)
+            rows.append((offering, capacity, hourly, _kg_per_node_month(offering, region, watts, power_utilisation)))
+    return result
+
+
+def _kg_per_node_month(offering: Offering, region: Region, watts: float | None, utilisation: float) -> float | None:
     """accelerators x power (kW) x utilisation x PUE x hours x grid gCO2/kWh / 1000."""
-    watts = power_watts(catalog, offering.accelerator, settings)
     if watts is None or region.grid_gco2_per_kwh is None:
         return None
-    kwh = offering.accelerator_count * watts / 1000 * settings.power_utilisation * region.pue * HOURS_PER_MONTH
+    kwh = offering.accelerator_count * watts / 1000 * utilisation * region.pue * HOURS_PER_MONTH
     return kwh * region.grid_gco2_per_kwh / 1000
 
 
@@ -216,124 +293,124 @@ def cheapest_shapes(catalog: Catalog) -> dict[str, dict[tuple[str, int, Capacity
     return {region: {k: v[2] for k, v in shapes.items()} for region, shapes in best.items()}
 
 
-def _undominated(options: list[Option], min_replicas: int) -> list[Option]:
-    if len(options) < 2:
-        return options
-    nan = float("nan")
-    # Columns: service (lower better), price, kg, min nodes (lower), node rps, replica rps (higher).
-    m = np.array(
-        [
-            [
-                o.point.service_ms,
-                o.usd_per_node_hour,
-                nan if o.kg_per_node_month is None else o.kg_per_node_month,
-                -(-min_replicas // o.point.replicas_per_node),
-                -o.point.node_rps,
-                -o.point.replica_rps,
-            ]
-            for o in options
-        ]
-    )
-    m[np.isnan(m)] = np.inf  # unknown carbon never dominates a known figure
-    no_worse = (m[:, None, :] <= m[None, :, :]).all(axis=2)  # [a, b]: a is no worse than b everywhere
-    better = (m[:, None, :] < m[None, :, :]).any(axis=2)
-    dominated = (no_worse & better).any(axis=0)
-    # Identical options: keep the first of each group only.
-    identical = no_worse & no_worse.T
-    first_of_group = ~np.triu(identical, k=1).any(axis=0)
-    keep = np.asarray(~dominated & first_of_group, dtype=bool)
-    return [o for o, kept in zip(options, keep.tolist(), strict=True) if kept]
-
-
 # --- columns ------------------------------------------------------------------------------
 
 
-def region_columns(
+@dataclass(frozen=True)
+class _Subsets:
+    """Every (region, served set) pair to evaluate, as parallel arrays plus the member tuples."""
+
+    region: np.ndarray
+    weight: np.ndarray
+    budget_ms: np.ndarray
+    weighted_rtt: np.ndarray
+    members: list[tuple[UserGeography, ...]]
+
+
+def build_columns(
     profile: WorkloadProfile,
+    catalog: Catalog,
     settings: PlacementSettings,
-    region: Region,
-    per_stage: list[list[Option]],
+    regions: list[Region],
     rtt: dict[tuple[str, str], float],
     served_only: frozenset[str] | None = None,
-) -> list[Column]:
-    """Every Pareto-optimal column of one region: each served set of reachable geographies.
+    exclude: tuple[str, str] | None = None,
+) -> tuple[list[Column], int]:
+    """Every Pareto-optimal column over ``regions``, and how many options passed the static filters.
 
-    ``served_only`` limits the enumeration to that one served set (for runner-up questions).
+    Args:
+        served_only: only columns serving exactly this set (runner-up questions).
+        exclude: ``(stage, accelerator)`` to leave out of that stage (runner-up questions).
     """
-    users = profile.placement.users
-    slo = profile.slo
-    min_service = sum(min(o.point.service_ms for o in opts) for opts in per_stage)
-    reachable = [u for u in users if rtt[(u.name, region.key)] + min_service <= slo.p95_latency_ms]
-    if not reachable:
-        return []
-    subsets: list[tuple[UserGeography, ...]] = [
-        combo
-        for size in range(len(reachable) + 1)
-        for combo in itertools.combinations(reachable, size)
-        if served_only is None or frozenset(u.name for u in combo) == served_only
-    ]
-    if not subsets:
-        return []
-    nearest = min(rtt[(u.name, region.key)] for u in users)
-    weight = np.array([sum(u.share for u in s) for s in subsets])
-    # A standby must still reach its nearest geography within the SLO after a failover.
-    budget = np.array(
-        [slo.p95_latency_ms - (max(rtt[(u.name, region.key)] for u in s) if s else nearest) for s in subsets]
-    )
-    price = carbon_price(profile, settings)
     tables = [
-        _stage_table(stage, opts, profile, weight, budget, settings, price)
-        for stage, opts in zip(profile.stages, per_stage, strict=True)
+        option_table(s, profile, catalog, regions, settings, exclude[1] if exclude and exclude[0] == s.name else None)
+        for s in profile.stages
     ]
-    single = len(tables) == 1
-    columns: list[Column] = []
-    for i, served in enumerate(subsets):
-        fronts = [_stage_front(table, i, single) for table in tables]
-        if any(front.size == 0 for front in fronts):
+    considered = sum(int(t.shape.size) for t in tables)
+    subsets = _subsets(profile, regions, tables, rtt, served_only)
+    if subsets.region.size == 0:
+        return [], considered
+    price = carbon_price(profile, settings)
+    pairs = [_pairs(profile, settings, price, table, subsets) for table in tables]
+    if len(tables) == 1:
+        return _single_stage_columns(regions, tables[0], subsets, pairs[0]), considered
+    return _cascade_columns(regions, tables, subsets, pairs), considered
+
+
+def _subsets(
+    profile: WorkloadProfile,
+    regions: list[Region],
+    tables: list[OptionTable],
+    rtt: dict[tuple[str, str], float],
+    served_only: frozenset[str] | None,
+) -> _Subsets:
+    users = profile.placement.users
+    p95 = profile.slo.p95_latency_ms
+    region_idx: list[int] = []
+    weight: list[float] = []
+    budget: list[float] = []
+    weighted: list[float] = []
+    members: list[tuple[UserGeography, ...]] = []
+    for i, region in enumerate(regions):
+        slices = [t.service[t.rows(i)] for t in tables]
+        if any(s.size == 0 for s in slices):
             continue
-        served_rtt = sum(u.share * rtt[(u.name, region.key)] for u in served)
-        columns.extend(
-            _combine(region, served, profile, per_stage, tables, fronts, i, budget[i], settings, price, served_rtt)
-        )
-    return columns
+        min_service = sum(float(s.min()) for s in slices)
+        distance = {u.name: rtt[(u.name, region.key)] for u in users}
+        reachable = [u for u in users if distance[u.name] + min_service <= p95]
+        if not reachable:
+            continue
+        nearest = min(distance.values())
+        for size in range(len(reachable) + 1):
+            for served in itertools.combinations(reachable, size):
+                if served_only is not None and frozenset(u.name for u in served) != served_only:
+                    continue
+                region_idx.append(i)
+                weight.append(sum(u.share for u in served))
+                # A standby must still reach its nearest geography within the SLO after a failover.
+                budget.append(p95 - (max(distance[u.name] for u in served) if served else nearest))
+                weighted.append(sum(u.share * distance[u.name] for u in served))
+                members.append(served)
+    return _Subsets(
+        np.array(region_idx, dtype=np.int64), np.array(weight), np.array(budget), np.array(weighted), members
+    )
 
 
 @dataclass(frozen=True)
-class _StageTable:
-    """Per (served set, option) arrays for one stage in one region."""
+class _Pairs:
+    """Feasible (subset, option row) pairs of one stage with their sizing and figures."""
 
-    feasible: np.ndarray
+    subset: np.ndarray
+    row: np.ndarray
     nodes_min: np.ndarray
     nodes_desired: np.ndarray
     nodes_max: np.ndarray
     usd: np.ndarray
     kg: np.ndarray
-    """NaN where carbon is unknown."""
     objective: np.ndarray
     service: np.ndarray
 
 
-def _stage_table(
-    stage: CascadeStage,
-    options: list[Option],
-    profile: WorkloadProfile,
-    weight: np.ndarray,
-    budget: np.ndarray,
-    settings: PlacementSettings,
-    price: float,
-) -> _StageTable:
+def _pairs(
+    profile: WorkloadProfile, settings: PlacementSettings, price: float, table: OptionTable, subsets: _Subsets
+) -> _Pairs:
+    """Sizes every option of each subset's region for that subset's traffic, vectorised."""
+    counts = table.starts[subsets.region + 1] - table.starts[subsets.region]
+    subset = np.repeat(np.arange(subsets.region.size), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    row = np.arange(int(counts.sum())) - first + np.repeat(table.starts[subsets.region], counts)
     scaling = profile.scaling
-    service = np.array([o.point.service_ms for o in options])
-    replica_rps = np.array([o.point.replica_rps for o in options])
-    per_node = np.array([o.point.replicas_per_node for o in options])
-    node_price = np.array([o.usd_per_node_hour for o in options]) * HOURS_PER_MONTH
-    node_kg = np.array([np.nan if o.kg_per_node_month is None else o.kg_per_node_month for o in options])
-    steady = (stage.share * profile.slo.steady_rps * weight)[:, None]
-    peak = (stage.share * profile.slo.peak_rps * weight)[:, None]
+    share = table.stage.share * subsets.weight[subset]
+    replica_rps = table.replica_rps[row]
+    per_node = table.per_node[row]
     eps = 1e-9  # keeps exact multiples from rounding up
-    peak_replicas = np.ceil(peak / replica_rps - eps).clip(min=0)
-    nodes_min = np.broadcast_to(-(-scaling.min_replicas // per_node), peak_replicas.shape)
-    nodes_desired = np.maximum(nodes_min, np.ceil(steady / (replica_rps * per_node) - eps).clip(min=0))
+    peak_replicas = np.ceil(share * profile.slo.peak_rps / replica_rps - eps).clip(min=0)
+    feasible = (table.service[row] <= subsets.budget_ms[subset]) & (peak_replicas <= scaling.max_replicas)
+    subset, row, peak_replicas, replica_rps, per_node, share = (
+        a[feasible] for a in (subset, row, peak_replicas, replica_rps, per_node, share)
+    )
+    nodes_min = -(-scaling.min_replicas // per_node)
+    nodes_desired = np.maximum(nodes_min, np.ceil(share * profile.slo.steady_rps / (replica_rps * per_node) - eps))
     nodes_max = np.maximum.reduce(
         [
             nodes_desired,
@@ -341,77 +418,134 @@ def _stage_table(
             np.ones_like(nodes_desired),
         ]
     )
-    feasible = (service[None, :] <= budget[:, None]) & (peak_replicas <= scaling.max_replicas)
-    usd = nodes_desired * node_price
-    kg = nodes_desired * node_kg
-    return _StageTable(
-        feasible=feasible,
+    usd = nodes_desired * table.price_month[row]
+    kg = nodes_desired * table.kg_node[row]
+    return _Pairs(
+        subset=subset,
+        row=row,
         nodes_min=nodes_min,
         nodes_desired=nodes_desired,
         nodes_max=nodes_max,
         usd=usd,
         kg=kg,
         objective=objective_value(settings.objective, usd, np.nan_to_num(kg), price),
-        service=np.broadcast_to(service, usd.shape),
+        service=table.service[row],
     )
 
 
-def _stage_front(table: _StageTable, row: int, single: bool) -> np.ndarray:
-    """Option indices for one served set not beaten on (service, USD, objective).
-
-    With one stage the service time no longer matters once it fits, so the front is 2-D.
-    """
-    idx = np.flatnonzero(table.feasible[row])
-    if idx.size == 0:
-        return idx
-    usd, obj = table.usd[row, idx], table.objective[row, idx]
-    service = np.zeros(idx.size) if single else table.service[row, idx]
-    order = np.lexsort((service, obj, usd))
-    service, obj = service[order], obj[order]
-    # j is beaten when an earlier candidate (no dearer) is no slower and no worse on the objective.
-    beaten = np.triu((service[:, None] <= service[None, :]) & (obj[:, None] <= obj[None, :]), k=1).any(axis=0)
-    return idx[order[~beaten]]
+def _choice(table: OptionTable, pairs: _Pairs, j: int) -> StageChoice:
+    return StageChoice(
+        table.stage.name,
+        table.option(int(pairs.row[j])),
+        int(pairs.nodes_min[j]),
+        int(pairs.nodes_desired[j]),
+        int(pairs.nodes_max[j]),
+    )
 
 
-def _combine(
-    region: Region,
-    served: tuple[UserGeography, ...],
-    profile: WorkloadProfile,
-    per_stage: list[list[Option]],
-    tables: list[_StageTable],
-    fronts: list[np.ndarray],
-    row: int,
-    budget_ms: float,
-    settings: PlacementSettings,
-    price: float,
-    served_rtt: float,
-) -> list[Column]:
-    """Columns from every combination of the stages' fronts that fits the latency budget, Pareto in (USD, objective)."""
-    grids = np.meshgrid(*fronts, indexing="ij")
-    picks = [g.ravel() for g in grids]
-    service = sum(t.service[row, p] for t, p in zip(tables, picks, strict=True))
-    usd = sum(t.usd[row, p] for t, p in zip(tables, picks, strict=True))
-    obj = sum(t.objective[row, p] for t, p in zip(tables, picks, strict=True))
-    fits = np.flatnonzero(service <= budget_ms + 1e-9)
-    order = fits[np.lexsort((obj[fits], usd[fits]))]
-    names = frozenset(u.name for u in served)
-    columns: list[Column] = []
-    best_obj = np.inf
-    for j in order:
-        if obj[j] >= best_obj - 1e-9:
-            continue
-        best_obj = obj[j]
-        choices = tuple(
-            StageChoice(
-                stage.name,
-                opts[int(p[j])],
-                int(t.nodes_min[row, p[j]]),
-                int(t.nodes_desired[row, p[j]]),
-                int(t.nodes_max[row, p[j]]),
+def _single_stage_columns(regions: list[Region], table: OptionTable, subsets: _Subsets, pairs: _Pairs) -> list[Column]:
+    """Per subset, the (USD, objective) Pareto front, found for all subsets in one sorted pass."""
+    if pairs.subset.size == 0:
+        return []
+    order = np.lexsort((pairs.objective, pairs.usd, pairs.subset))
+    subset, objective = pairs.subset[order], pairs.objective[order]
+    # Segmented running minimum: shifting each subset's objectives below every earlier subset's
+    # makes one cumulative minimum restart at each subset boundary.
+    shift = float(objective.max() - objective.min()) + 1.0
+    key = objective - subset * shift
+    previous_best = np.concatenate(([np.inf], np.minimum.accumulate(key)[:-1]))
+    kept = order[key < previous_best - 1e-9 * shift]
+    columns = []
+    for j in kept.tolist():
+        s = int(pairs.subset[j])
+        choice = _choice(table, pairs, j)
+        columns.append(
+            Column(
+                regions[int(subsets.region[s])],
+                frozenset(u.name for u in subsets.members[s]),
+                (choice,),
+                float(pairs.usd[j]),
+                choice.monthly_kgco2,
+                float(pairs.objective[j]),
+                float(subsets.weighted_rtt[s]),
             )
-            for stage, opts, t, p in zip(profile.stages, per_stage, tables, picks, strict=True)
         )
-        kgs = [c.monthly_kgco2 for c in choices]
-        kg = None if any(k is None for k in kgs) else sum(k for k in kgs if k is not None)
-        columns.append(Column(region, names, choices, float(usd[j]), kg, float(obj[j]), served_rtt))
     return columns
+
+
+def _cascade_columns(
+    regions: list[Region], tables: list[OptionTable], subsets: _Subsets, pairs: list[_Pairs]
+) -> list[Column]:
+    """Per subset, every combination of the stages' fronts that fits the latency budget, Pareto in (USD, objective)."""
+    fronts_by_stage = [_fronts3(p) for p in pairs]
+    columns: list[Column] = []
+    for s in range(subsets.region.size):
+        if any(s not in fronts for fronts in fronts_by_stage):
+            continue
+        fronts = [f[s] for f in fronts_by_stage]
+        grids = [g.ravel() for g in np.meshgrid(*fronts, indexing="ij")]
+        service = sum(p.service[g] for p, g in zip(pairs, grids, strict=True))
+        usd = sum(p.usd[g] for p, g in zip(pairs, grids, strict=True))
+        objective = sum(p.objective[g] for p, g in zip(pairs, grids, strict=True))
+        fits = np.flatnonzero(service <= subsets.budget_ms[s] + 1e-9)
+        best = np.inf
+        for k in fits[np.lexsort((objective[fits], usd[fits]))].tolist():
+            if objective[k] >= best - 1e-9:
+                continue
+            best = objective[k]
+            choices = tuple(_choice(t, p, int(g[k])) for t, p, g in zip(tables, pairs, grids, strict=True))
+            kgs = [c.monthly_kgco2 for c in choices]
+            columns.append(
+                Column(
+                    regions[int(subsets.region[s])],
+                    frozenset(u.name for u in subsets.members[s]),
+                    choices,
+                    float(usd[k]),
+                    None if any(x is None for x in kgs) else sum(x for x in kgs if x is not None),
+                    float(objective[k]),
+                    float(subsets.weighted_rtt[s]),
+                )
+            )
+    return columns
+
+
+def _fronts3(pairs: _Pairs) -> dict[int, np.ndarray]:
+    """Per subset, candidate pair indices: a superset of those not beaten on (service, USD, objective).
+
+    Within each subset, in order of service time, a pair is dropped when the cheapest earlier
+    pair, or the earlier pair best on the objective, is no dearer and no worse on the objective:
+    such a pair is beaten, so dropping it loses no optimum. What survives may still hold a few
+    beaten pairs; the Pareto filter on the stage combinations removes them. Fully vectorised.
+    """
+    if pairs.subset.size == 0:
+        return {}
+    order = np.lexsort((pairs.objective, pairs.usd, pairs.service, pairs.subset))
+    subset, usd, objective = pairs.subset[order], pairs.usd[order], pairs.objective[order]
+    same_group = np.concatenate(([False], subset[1:] == subset[:-1]))
+    beaten = np.zeros(subset.size, dtype=bool)
+    for values in (usd, objective):
+        best = _segmented_prefix_argmin(values, subset)
+        previous = np.concatenate(([0], best[:-1]))  # the best strictly before each pair
+        beaten |= same_group & (usd[previous] <= usd) & (objective[previous] <= objective)
+    result: dict[int, np.ndarray] = {}
+    kept = order[~beaten]
+    kept_subset = subset[~beaten]
+    bounds = np.flatnonzero(np.concatenate(([True], kept_subset[1:] != kept_subset[:-1], [True])))
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        result[int(kept_subset[lo])] = kept[lo:hi]
+    return result
+
+
+def _segmented_prefix_argmin(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """For each position, the index of the smallest value so far within its (contiguous) group.
+
+    Shifting each group's values below every earlier group's lets one cumulative minimum restart
+    at each group boundary; ties keep the earlier index.
+    """
+    span = float(values.max() - values.min()) + 1.0
+    rank = np.concatenate(([0], np.cumsum(groups[1:] != groups[:-1])))
+    key = values - rank * span
+    running = np.minimum.accumulate(key)
+    previous = np.concatenate(([np.inf], running[:-1]))
+    marker = np.where(key < previous, np.arange(key.size), -1)
+    return np.maximum.accumulate(marker)

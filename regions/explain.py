@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from regions.columns import Column, StageChoice, region_columns, stage_options
+from regions.columns import Column, StageChoice, build_columns
 from regions.placement import StagePlacement, WorkloadPlan
 
 __all__ = ["Explanation", "explain"]
@@ -70,19 +70,15 @@ def _why_offering(plan: WorkloadPlan, row: StagePlacement) -> str:
 
 def _runner_up_accelerator(plan: WorkloadPlan, column: Column, choice: StageChoice) -> str | None:
     problem = plan.problem
-    profile = problem.profile
-    stages = profile.stages
-    per_stage = []
-    for stage in stages:
-        options = stage_options(stage, profile, problem.catalog, [column.region], problem.settings).get(
-            column.region.key, []
-        )
-        if stage.name == choice.stage:
-            options = [o for o in options if o.offering.accelerator != choice.option.offering.accelerator]
-        per_stage.append(options)
-    if not all(per_stage):
-        return f"no other accelerator can serve this in {column.region.key}"
-    alternatives = region_columns(profile, problem.settings, column.region, per_stage, problem.rtt_ms, column.served)
+    alternatives, _ = build_columns(
+        problem.profile,
+        problem.catalog,
+        problem.settings,
+        [column.region],
+        problem.rtt_ms,
+        served_only=column.served,
+        exclude=(choice.stage, choice.option.offering.accelerator),
+    )
     if not alternatives:
         return f"no other accelerator can serve this in {column.region.key}"
     best = min(alternatives, key=lambda c: (c.objective, c.monthly_usd))

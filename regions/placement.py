@@ -33,7 +33,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
 from regions.catalog import Catalog, Region
-from regions.columns import Column, StageChoice, eligible_regions, region_columns, stage_options
+from regions.columns import Column, StageChoice, build_columns, eligible_regions
 from regions.geo import great_circle_km
 from regions.settings import PlacementSettings
 from workloads.profiles import WorkloadProfile
@@ -129,19 +129,16 @@ class FleetPlan:
 
 def build_problem(profile: WorkloadProfile, catalog: Catalog, settings: PlacementSettings) -> WorkloadProblem:
     """Enumerates the workload's columns over every eligible region."""
-    regions = eligible_regions(profile, catalog, settings)
+    eligible = eligible_regions(profile, catalog, settings)
     rtt = {
         (u.name, r.key): settings.latency.rtt_ms(great_circle_km(u.latitude, u.longitude, r.latitude, r.longitude))
         for u in profile.placement.users
-        for r in regions
+        for r in eligible
     }
-    per_stage = {s.name: stage_options(s, profile, catalog, regions, settings) for s in profile.stages}
-    columns: list[Column] = []
-    for region in regions:
-        options = [per_stage[s.name].get(region.key, []) for s in profile.stages]
-        if options and all(options):
-            columns.extend(region_columns(profile, settings, region, options, rtt))
-    considered = sum(len(opts) for by_region in per_stage.values() for opts in by_region.values())
+    # A region no user reaches within the p95 even with zero service time can never serve or stand by.
+    p95 = profile.slo.p95_latency_ms
+    regions = [r for r in eligible if any(rtt[(u.name, r.key)] < p95 for u in profile.placement.users)]
+    columns, considered = build_columns(profile, catalog, settings, regions, rtt)
     kept = _drop_surplus_columns(columns, max(profile.placement.min_regions, len(profile.placement.users)))
     return WorkloadProblem(profile, catalog, settings, tuple(kept), rtt, len(regions), considered)
 

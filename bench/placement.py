@@ -1,0 +1,112 @@
+"""Placement time for N workloads over the whole catalog, and how it grows with N and with regions.
+
+Workloads are the served example profiles with seeded variations of traffic, user geographies
+(1 to 3 of eight cities), HA region count, capacity type and cloud set, so every run places the
+same fleet.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from regions.catalog import load_catalog  # noqa: E402
+from regions.placement import build_problem, place_fleet, solve_workload  # noqa: E402
+from regions.settings import PlacementSettings  # noqa: E402
+from workloads.loading import deep_merge, load_profile, parse_profile  # noqa: E402
+from workloads.profiles import WorkloadProfile  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "workloads" / "examples"
+CITIES = [  # (name, latitude, longitude): city centres
+    ("new-york", 40.71, -74.01), ("chicago", 41.88, -87.63), ("san-francisco", 37.77, -122.42),
+    ("london", 51.51, -0.13), ("frankfurt", 50.11, 8.68), ("tokyo", 35.68, 139.69),
+    ("singapore", 1.35, 103.82), ("sao-paulo", -23.55, -46.63),
+]  # fmt: skip
+
+
+def fleet(n: int, seed: int = 7, clouds: list[str] | None = None) -> list[WorkloadProfile]:
+    rng = random.Random(seed)
+    bases = [load_profile(p).model_dump() for p in sorted(EXAMPLES.glob("*.yaml"))]
+    bases = [b for b in bases if not (b["model"] and b["model"]["kind"] == "external")]
+    profiles = []
+    for i in range(n):
+        base = rng.choice(bases)
+        picked = rng.sample(CITIES, rng.randint(1, 3))
+        shares = [rng.uniform(0.2, 1) for _ in picked]
+        total = sum(shares)
+        users = [
+            {"name": name, "latitude": lat, "longitude": lon, "share": s / total}
+            for (name, lat, lon), s in zip(picked, shares, strict=True)
+        ]
+        users[-1]["share"] = 1 - sum(u["share"] for u in users[:-1])
+        scale = rng.uniform(0.2, 3)
+        steady = base["slo"]["steady_rps"] * scale
+        overrides = {
+            "name": f"w{i:03d}",
+            "slo": {"steady_rps": steady, "peak_rps": max(steady, base["slo"]["peak_rps"] * scale)},
+            "placement": {
+                "users": users,
+                "min_regions": rng.randint(1, 2),
+                "clouds": clouds or ["aws", "gcp", "azure"],
+            },
+            "capacity": {"spot": rng.random() < 0.3},
+            "budget": {"monthly_usd": 10_000_000},
+            "scaling": {"max_replicas": 100_000},
+        }
+        data = deep_merge(base, overrides)
+        data["placement"]["users"] = users
+        data["slo"]["availability"] = 0.999 if data["placement"]["min_regions"] >= 2 else 0.99
+        profiles.append(parse_profile(data, source=f"bench w{i:03d}"))
+    return profiles
+
+
+def timed(fn, repeat: int = 3) -> float:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    catalog = load_catalog()
+    settings = PlacementSettings(objective="balanced", carbon_price_usd_per_tonne=100)
+    place_fleet(fleet(2), catalog, settings)  # warm caches (catalog shapes)
+
+    workloads = fleet(100)
+    seconds = timed(lambda: place_fleet(workloads, catalog, settings))
+    problems = [build_problem(p, catalog, settings) for p in workloads]
+    columns = sum(len(p.columns) for p in problems)
+    options = sum(p.options_considered for p in problems)
+    build = timed(lambda: [build_problem(p, catalog, settings) for p in workloads])
+    solve = timed(lambda: [solve_workload(p) for p in problems])
+    print(f"100 workloads over {len(catalog.offerings)} offerings in {len(catalog.regions)} regions:")
+    print(f"  place_fleet {seconds:.3f} s  (columns {build:.3f} s + MILPs {solve:.3f} s)")
+    print(f"  {options} options after static filters, {columns} MILP columns, every MILP solved to gap 0")
+
+    print("\nscaling with workloads (balanced objective):")
+    base = None
+    for n in (10, 25, 50, 100):
+        t = timed(lambda n=n: place_fleet(fleet(n), catalog, settings))
+        base = base or t / 10
+        print(
+            f"  {n:>3} workloads  {t:.3f} s   per workload {t / n * 1000:.1f} ms   ratio to 10-workload rate {t / n / base:.2f}"
+        )
+
+    print("\nscaling with regions (clouds allowed):")
+    for clouds in (["aws"], ["aws", "gcp"], ["aws", "gcp", "azure"]):
+        regions = sum(1 for r in catalog.regions.values() if r.cloud in clouds)
+        t = timed(lambda c=clouds: place_fleet(fleet(50, clouds=c), catalog, settings))
+        print(
+            f"  {'+'.join(clouds):<14} {regions:>3} regions  50 workloads {t:.3f} s  per workload-region {t / 50 / regions * 1e6:.0f} us"
+        )
+
+
+if __name__ == "__main__":
+    main()
