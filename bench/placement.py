@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from regions.catalog import load_catalog  # noqa: E402
-from regions.placement import build_problem, place_fleet, solve_workload  # noqa: E402
-from regions.settings import PlacementSettings  # noqa: E402
-from workloads.loading import deep_merge, load_profile, parse_profile  # noqa: E402
-from workloads.profiles import WorkloadProfile  # noqa: E402
+from regions.catalog import CLOUDS, load_catalog
+from regions.placement import build_problem, place_fleet, solve_workload
+from regions.settings import PlacementSettings
+from workloads.loading import deep_merge, load_profile, parse_profile
+from workloads.profiles import WorkloadProfile
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "workloads" / "examples"
 CITIES = [  # (name, latitude, longitude): city centres
@@ -52,7 +52,7 @@ def fleet(n: int, seed: int = 7, clouds: list[str] | None = None) -> list[Worklo
             "placement": {
                 "users": users,
                 "min_regions": rng.randint(1, 2),
-                "clouds": clouds or ["aws", "gcp", "azure"],
+                "clouds": clouds or list(CLOUDS),
             },
             "capacity": {"spot": rng.random() < 0.3},
             "budget": {"monthly_usd": 10_000_000},
@@ -96,7 +96,8 @@ def main() -> None:
         t = timed(lambda n=n: place_fleet(fleet(n), catalog, settings))
         base = base or t / 10
         print(
-            f"  {n:>3} workloads  {t:.3f} s   per workload {t / n * 1000:.1f} ms   ratio to 10-workload rate {t / n / base:.2f}"
+            f"  {n:>3} workloads  {t:.3f} s   per workload {t / n * 1000:.1f} ms   "
+            f"ratio to the 10-workload rate {t / n / base:.2f}"
         )
 
     print("\nscaling with regions (clouds allowed):")
@@ -104,7 +105,8 @@ def main() -> None:
         regions = sum(1 for r in catalog.regions.values() if r.cloud in clouds)
         t = timed(lambda c=clouds: place_fleet(fleet(50, clouds=c), catalog, settings))
         print(
-            f"  {'+'.join(clouds):<14} {regions:>3} regions  50 workloads {t:.3f} s  per workload-region {t / 50 / regions * 1e6:.0f} us"
+            f"  {'+'.join(clouds):<14} {regions:>3} regions  50 workloads {t:.3f} s  "
+            f"per workload-region {t / 50 / regions * 1e6:.0f} us"
         )
 
 

@@ -166,8 +166,8 @@ def option_table(
     starts = [0]
     priced = priced_shapes(catalog, settings.assumed_power_watts, settings.power_utilisation)
     for region in regions:
-        for shape in priced.get(region.key, ()):
-            offering, capacity, _, kg = shape
+        for priced_shape in priced.get(region.key, ()):
+            offering, capacity, _, kg = priced_shape
             accelerator = offering.accelerator
             if capacity not in capacities or accelerator == exclude_accelerator:
                 continue
@@ -180,7 +180,7 @@ def option_table(
                 points.extend(found)
             if not points_by_key[key]:
                 continue
-            shapes.append(shape)
+            shapes.append(priced_shape)
             shape_rows.extend([len(shapes) - 1] * len(points_by_key[key]))
             point_rows.extend(points_by_key[key])
         starts.append(len(shape_rows))
