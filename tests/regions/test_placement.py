@@ -14,7 +14,7 @@ from regions.geo import great_circle_km
 from regions.placement import PlacementError, build_problem, place_fleet, solve_workload
 from regions.settings import HOURS_PER_MONTH, PlacementSettings
 from tests.helpers import offering, profile, region, spec, tiny_catalog
-from workloads.profiles import LlmModel
+from workloads.profiles import CascadeStage, LlmModel, MeasuredModel
 
 EAST = region("aws", "east", 40.7, -74.0, 400.0, "US")
 WEST = region("aws", "west", 37.8, -122.4, 300.0, "US")
@@ -252,45 +252,54 @@ def test_a_model_that_fits_nowhere_gets_a_capacity_hint():
 def _brute_force(prof, catalog, settings_):
     """An independent, literal implementation of the placement model, by enumeration."""
     users = prof.placement.users
-    regions = [
-        r
-        for r in catalog.regions.values()
-        if prof.carbon.max_gco2_per_kwh is None or r.grid_gco2_per_kwh <= prof.carbon.max_gco2_per_kwh
-    ]
+    cap = prof.carbon.max_gco2_per_kwh
+    regions = [r for r in catalog.regions.values() if cap is None or r.grid_gco2_per_kwh <= cap]
     rtt = {
         (u.name, r.key): settings_.latency.rtt_ms(great_circle_km(u.latitude, u.longitude, r.latitude, r.longitude))
         for u in users
         for r in regions
     }
-    (measured,) = prof.model.throughput
     slo, scaling = prof.slo, prof.scaling
     price = settings_.carbon_price_usd_per_tonne
 
-    def options(r, served):
+    def stage_options(stage, r, weight, budget_ms):
+        """(usd, kg, service) of every way to run ``stage`` in ``r`` for ``weight`` of the traffic."""
+        found = []
+        for measured in stage.model.throughput:
+            for o in catalog.offerings:
+                if f"{o.cloud}:{o.region}" != r.key or o.accelerator != measured.accelerator:
+                    continue
+                per_node = o.accelerator_count // measured.accelerators_per_replica
+                if per_node < 1 or measured.p95_latency_ms > budget_ms:
+                    continue
+                peak = stage.share * slo.peak_rps * weight
+                if math.ceil(peak / measured.requests_per_second - 1e-9) > scaling.max_replicas:
+                    continue
+                steady = stage.share * slo.steady_rps * weight
+                nodes = max(
+                    math.ceil(scaling.min_replicas / per_node),
+                    math.ceil(steady / (measured.requests_per_second * per_node) - 1e-9),
+                )
+                kw = o.accelerator_count * catalog.specs[o.accelerator].tdp_watts / 1000
+                kg = nodes * kw * r.pue * HOURS_PER_MONTH * r.grid_gco2_per_kwh / 1000
+                for capacity, hourly in (("on-demand", o.usd_per_hour), ("spot", o.spot_usd_per_hour)):
+                    allowed = prof.capacity.on_demand if capacity == "on-demand" else prof.capacity.spot
+                    if allowed and hourly is not None:
+                        found.append((nodes * hourly * HOURS_PER_MONTH, kg, measured.p95_latency_ms))
+        return found
+
+    def region_options(r, served):
+        """(usd, kg) of every way to run all stages in ``r`` serving ``served`` within the SLO."""
         budget_ms = slo.p95_latency_ms - (
             max(rtt[(u.name, r.key)] for u in served) if served else min(rtt[(u.name, r.key)] for u in users)
         )
         weight = sum(u.share for u in served)
-        found = []
-        for o in catalog.offerings:
-            if f"{o.cloud}:{o.region}" != r.key or o.accelerator != measured.accelerator:
-                continue
-            per_node = o.accelerator_count // measured.accelerators_per_replica
-            if per_node < 1 or measured.p95_latency_ms > budget_ms:
-                continue
-            if math.ceil(slo.peak_rps * weight / measured.requests_per_second - 1e-9) > scaling.max_replicas:
-                continue
-            nodes = max(
-                math.ceil(scaling.min_replicas / per_node),
-                math.ceil(slo.steady_rps * weight / (measured.requests_per_second * per_node) - 1e-9),
-            )
-            kw = o.accelerator_count * catalog.specs[o.accelerator].tdp_watts / 1000
-            kg = nodes * kw * r.pue * HOURS_PER_MONTH * r.grid_gco2_per_kwh / 1000
-            for capacity, hourly in (("on-demand", o.usd_per_hour), ("spot", o.spot_usd_per_hour)):
-                allowed = prof.capacity.on_demand if capacity == "on-demand" else prof.capacity.spot
-                if allowed and hourly is not None:
-                    found.append((nodes * hourly * HOURS_PER_MONTH, kg))
-        return found
+        per_stage = [stage_options(stage, r, weight, budget_ms) for stage in prof.stages]
+        return [
+            (sum(c[0] for c in combo), sum(c[1] for c in combo))
+            for combo in itertools.product(*per_stage)
+            if sum(c[2] for c in combo) <= budget_ms
+        ]
 
     best = None
     for assignment in itertools.product(range(len(regions)), repeat=len(users)):
@@ -302,7 +311,7 @@ def _brute_force(prof, catalog, settings_):
                 if len(open_regions) < prof.placement.min_regions:
                     continue
                 choices = [
-                    options(regions[i], [u for u, a in zip(users, assignment, strict=True) if a == i])
+                    region_options(regions[i], [u for u, a in zip(users, assignment, strict=True) if a == i])
                     for i in open_regions
                 ]
                 for combo in itertools.product(*choices):
@@ -317,8 +326,26 @@ def _brute_force(prof, catalog, settings_):
     return best
 
 
+def _measured(draw):
+    """A measured model with a throughput entry on one or both test accelerators."""
+    accelerators = draw(st.sampled_from([["L4"], ["T4"], ["L4", "T4"], ["L4", "T4"]]))
+    return {
+        "kind": "measured",
+        "name": "m",
+        "throughput": [
+            {
+                "accelerator": accelerator,
+                "accelerators_per_replica": draw(st.sampled_from([1, 2])),
+                "requests_per_second": draw(st.floats(1, 50)),
+                "p95_latency_ms": draw(st.floats(5, 150)),
+            }
+            for accelerator in accelerators
+        ],
+    }
+
+
 @st.composite
-def _instances(draw):
+def _instances(draw, cascade=False):
     n_regions = draw(st.integers(1, 3))
     regions, offerings = [], []
     for i in range(n_regions):
@@ -330,39 +357,33 @@ def _instances(draw):
             draw(st.floats(10, 800)),
         )
         regions.append(r)
-        for j in range(draw(st.integers(1, 3))):
+        # Each region sells both test accelerators, sometimes in several shapes.
+        for j, accelerator in enumerate(["L4", "T4", *draw(st.lists(st.sampled_from(["L4", "T4"]), max_size=1))]):
             price = draw(st.floats(0.5, 20))
             spot = draw(st.one_of(st.none(), st.floats(0.1, 1.0).map(lambda f, p=price: round(p * f, 4))))
-            offerings.append(offering(r.cloud, r.code, f"t{i}{j}", "L4", draw(st.sampled_from([1, 2, 4])), price, spot))
+            count = draw(st.sampled_from([1, 2, 4]))
+            offerings.append(offering(r.cloud, r.code, f"t{i}{j}", accelerator, count, price, spot))
+
+    def user(name):
+        """Mostly near one of the regions (nearby users are the common case), sometimes anywhere."""
+        if draw(st.floats(0, 1)) < 0.8:
+            near = draw(st.sampled_from(regions))
+            return {
+                "name": name,
+                "latitude": max(-90.0, min(90.0, near.latitude + draw(st.floats(-5, 5)))),
+                "longitude": max(-180.0, min(180.0, near.longitude + draw(st.floats(-5, 5)))),
+            }
+        return {"name": name, "latitude": draw(st.floats(-60, 60)), "longitude": draw(st.floats(-179, 179))}
+
     share = draw(st.floats(0.1, 0.9))
-    users = [
-        {"name": "u0", "latitude": draw(st.floats(-60, 60)), "longitude": draw(st.floats(-179, 179)), "share": 1.0}
-    ]
+    users = [{**user("u0"), "share": 1.0}]
     if draw(st.booleans()):
-        users = [
-            {**users[0], "share": share},
-            {
-                "name": "u1",
-                "latitude": draw(st.floats(-60, 60)),
-                "longitude": draw(st.floats(-179, 179)),
-                "share": 1 - share,
-            },
-        ]
+        users = [{**users[0], "share": share}, {**user("u1"), "share": 1 - share}]
     min_replicas = draw(st.integers(0, 2))
     steady = draw(st.floats(0, 100))
     prof = profile(
-        model={
-            "throughput": [
-                {
-                    "accelerator": "L4",
-                    "accelerators_per_replica": draw(st.sampled_from([1, 2])),
-                    "requests_per_second": draw(st.floats(1, 50)),
-                    "p95_latency_ms": draw(st.floats(5, 150)),
-                }
-            ]
-        },
         slo={
-            "p95_latency_ms": draw(st.floats(50, 400)),
+            "p95_latency_ms": draw(st.floats(50, 400)) * (2 if cascade else 1),
             "steady_rps": steady,
             "peak_rps": steady * draw(st.floats(1, 5)) + 1,
         },
@@ -373,19 +394,27 @@ def _instances(draw):
             "max_replicas": draw(st.integers(max(1, min_replicas), 60)),
         },
         capacity={"spot": draw(st.booleans())},
-        budget={"monthly_usd": draw(st.sampled_from([1e9, 2_000.0, 20_000.0]))},
+        budget={"monthly_usd": draw(st.sampled_from([1e9, 1e9, 5_000.0, 20_000.0]))},
         carbon={"max_gco2_per_kwh": draw(st.sampled_from([None, 400.0]))},
     )
+    model = MeasuredModel.model_validate(_measured(draw))
+    if cascade:
+        stages = [
+            CascadeStage(name="fast", share=1.0, model=model),
+            CascadeStage(
+                name="accurate", share=draw(st.floats(0.05, 1.0)), model=MeasuredModel.model_validate(_measured(draw))
+            ),
+        ]
+        prof = prof.model_copy(update={"model": None, "cascade": stages})
+    else:
+        prof = prof.model_copy(update={"model": model})
     objective = draw(st.sampled_from(["cost", "carbon", "balanced"]))
-    settings_ = PlacementSettings(
-        objective=objective, carbon_price_usd_per_tonne=draw(st.sampled_from([0.0, 200.0, 5_000.0]))
-    )
-    return prof, tiny_catalog(regions, offerings, [spec("L4")]), settings_
+    price = draw(st.sampled_from([0.0, 200.0, 5_000.0]))
+    settings_ = PlacementSettings(objective=objective, carbon_price_usd_per_tonne=price)
+    return prof, tiny_catalog(regions, offerings, [spec("L4"), spec("T4", tdp=70.0)]), settings_
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_instances())
-def test_milp_matches_exhaustive_search(instance):
+def _check_against_brute_force(instance):
     prof, catalog, settings_ = instance
     expected = _brute_force(prof, catalog, settings_)
     plan = solve_workload(build_problem(prof, catalog, settings_))
@@ -399,3 +428,15 @@ def test_milp_matches_exhaustive_search(instance):
         "balanced": (plan.objective,),
     }[settings_.objective]
     assert got == pytest.approx(expected, rel=1e-6, abs=1e-6)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_instances())
+def test_milp_matches_exhaustive_search(instance):
+    _check_against_brute_force(instance)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_instances(cascade=True))
+def test_cascade_milp_matches_exhaustive_search(instance):
+    _check_against_brute_force(instance)
