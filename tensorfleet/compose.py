@@ -7,9 +7,10 @@ from typing import Any
 import pulumi
 
 from components.fleet import Workload, WorkloadArgs, WorkloadPlacementArgs
+from components.fleet.workload import placement_inputs
 from regions.explain import explain
 from regions.placement import FleetPlan, WorkloadPlan
-from tensorfleet.outputs import SCHEMA_VERSION, StackOutputs
+from tensorfleet.outputs import SCHEMA_VERSION, PlacementOutput, StackOutputs
 
 __all__ = ["compose_fleet"]
 
@@ -83,25 +84,15 @@ def _workload_args(plan: WorkloadPlan) -> WorkloadArgs:
 
 
 def _workload_output(args: WorkloadArgs, owner: str) -> dict[str, Any]:
+    # Each placement output is the subset of the component's wire-form inputs that app teams need.
+    fields = [field.alias or name for name, field in PlacementOutput.model_fields.items()]
     return {
         "tenant": args.tenant,
         "owner": owner,
         "namespace": args.tenant,
         "gatewayOnly": args.gateway_only,
         "monthlyUsd": round(args.monthly_usd, 2),
-        "placements": [
-            {
-                "stage": p.stage,
-                "cloud": p.cloud,
-                "region": p.region,
-                "instanceType": p.instance_type,
-                "accelerator": p.accelerator,
-                "acceleratorCount": p.accelerator_count,
-                "capacityType": p.capacity_type,
-                "nodes": {"min": p.nodes_min, "desired": p.nodes_desired, "max": p.nodes_max},
-            }
-            for p in args.placements
-        ],
+        "placements": [{key: placement_inputs(p)[key] for key in fields} for p in args.placements],
     }
 
 

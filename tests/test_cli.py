@@ -82,33 +82,32 @@ def test_bad_invocations_fail_cleanly_and_write_nothing(tmp_path, capsys, args, 
     assert not out_json.exists() and not out_md.exists()
 
 
-def test_unknown_config_key_is_reported(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def config_with(monkeypatch):
+    """Adds one config value to whatever stack the CLI reads, as if it were in Pulumi.<stack>.yaml."""
     import tensorfleet.engine as engine
 
     original = engine.read_stack_config
 
-    def with_typo(stack, project_root=engine.PROJECT_ROOT):
-        config, secret_keys = original(stack, project_root)
-        config["tensorfleet:budgetMonthlyUSD"] = "5"
-        return config, secret_keys
+    def apply(key, value):
+        def read(stack, project_root=engine.PROJECT_ROOT):
+            config, secret_keys = original(stack, project_root)
+            return {**config, key: value}, secret_keys
 
-    monkeypatch.setattr(engine, "read_stack_config", with_typo)
+        monkeypatch.setattr(engine, "read_stack_config", read)
+
+    return apply
+
+
+def test_unknown_config_key_is_reported(tmp_path, capsys, config_with):
+    config_with("tensorfleet:budgetMonthlyUSD", "5")
     code, out_json, _ = _plan(tmp_path, "--stack", "dev")
     assert code == 2 and not out_json.exists()
     assert "unknown config key(s) tensorfleet:budgetMonthlyUSD" in capsys.readouterr().err
 
 
-def test_infeasible_stack_exits_non_zero_with_the_binding_constraint(tmp_path, capsys, monkeypatch):
-    import tensorfleet.engine as engine
-
-    original = engine.read_stack_config
-
-    def tiny_budget(stack, project_root=engine.PROJECT_ROOT):
-        config, secret_keys = original(stack, project_root)
-        config["tensorfleet:budgetMonthlyUsd"] = "10"
-        return config, secret_keys
-
-    monkeypatch.setattr(engine, "read_stack_config", tiny_budget)
+def test_infeasible_stack_exits_non_zero_with_the_binding_constraint(tmp_path, capsys, config_with):
+    config_with("tensorfleet:budgetMonthlyUsd", "10")
     code, out_json, _ = _plan(tmp_path, "--stack", "dev")
     err = capsys.readouterr().err
     assert code == 2 and not out_json.exists()
