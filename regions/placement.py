@@ -25,8 +25,8 @@ the sum of their optima breaks the stack budget.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -46,7 +46,6 @@ __all__ = [
     "WorkloadProblem",
     "build_problem",
     "place_fleet",
-    "restrict",
     "solve_workload",
 ]
 
@@ -179,11 +178,6 @@ def solve_workload(problem: WorkloadProblem) -> WorkloadPlan | None:
     """The optimal plan for one workload under its own budget; None when infeasible."""
     chosen = _solve([problem], stack_budget=None)
     return None if chosen is None else _plan(problem, chosen[0])
-
-
-def restrict(problem: WorkloadProblem, keep: Callable[[Column], bool]) -> WorkloadProblem:
-    """The same problem with only the columns ``keep`` accepts (for runner-up questions)."""
-    return replace(problem, columns=tuple(c for c in problem.columns if keep(c)))
 
 
 def place_fleet(profiles: Sequence[WorkloadProfile], catalog: Catalog, settings: PlacementSettings) -> FleetPlan:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import Self
 
 __all__ = [
@@ -69,12 +69,22 @@ class MeasuredThroughput(_Model):
     """A throughput the team measured for one replica on one accelerator."""
 
     accelerator: str
-    """Accelerator it was measured on (canonicalised against the catalog when placed)."""
+    """Accelerator it was measured on, canonicalised against the catalog (``a100-80gb`` -> ``A100-80GB``)."""
     accelerators_per_replica: Annotated[int, Field(ge=1, le=16)] = 1
     requests_per_second: Annotated[float, Field(gt=0)]
     """Sustained requests per second of one replica while meeting ``p95_latency_ms``."""
     p95_latency_ms: Annotated[float, Field(gt=0)]
     """Service-side p95 latency measured at that throughput."""
+
+    @field_validator("accelerator")
+    @classmethod
+    def _canonical(cls, value: str) -> str:
+        from regions.catalog import canonical_accelerator  # reads the catalog on first use, never at import
+
+        try:
+            return canonical_accelerator(value)
+        except LookupError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class MeasuredModel(_Model):

@@ -173,3 +173,16 @@ def test_arbitrary_field_damage_gives_a_profile_error_or_a_profile(section, key,
         assert exc.problems and all(": " in p for p in exc.problems)
     else:
         assert isinstance(result, WorkloadProfile)
+
+
+def test_measured_accelerators_are_canonicalised_with_suggestions():
+    ok = deep_merge(BASE_PROFILE, {})
+    ok["model"]["throughput"][0]["accelerator"] = "a100-80gb"
+    assert WorkloadProfile.model_validate(ok).model.throughput[0].accelerator == "A100-80GB"
+    bad = deep_merge(BASE_PROFILE, {})
+    bad["model"]["throughput"][0]["accelerator"] = "A100-80G"
+    with pytest.raises(ValidationError) as exc_info:
+        WorkloadProfile.model_validate(bad)
+    (error,) = exc_info.value.errors(include_url=False)
+    assert error["loc"] == ("model", "measured", "throughput", 0, "accelerator")
+    assert "did you mean 'A100-80GB'" in error["msg"]
