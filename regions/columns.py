@@ -214,7 +214,7 @@ def _points(
     model = stage.model
     if isinstance(model, LlmModel):
         spec = catalog.spec(accelerator)
-        return [] if spec is None else llm_operating_points(model, profile.slo, spec, count, settings.sizing)
+        return [] if spec is None else list(llm_operating_points(model, profile.slo, spec, count, settings.sizing))
     if isinstance(model, MeasuredModel):
         found: list[OperatingPoint] = []
         for measured in model.throughput:
@@ -301,6 +301,8 @@ class _Subsets:
     """Every (region, served set) pair to evaluate, as parallel arrays plus the member tuples."""
 
     region: np.ndarray
+    served: np.ndarray
+    """Bit mask of the served geographies (bit i: the profile's i-th user geography)."""
     weight: np.ndarray
     budget_ms: np.ndarray
     weighted_rtt: np.ndarray
@@ -315,10 +317,13 @@ def build_columns(
     rtt: dict[tuple[str, str], float],
     served_only: frozenset[str] | None = None,
     exclude: tuple[str, str] | None = None,
+    max_open: int | None = None,
 ) -> tuple[list[Column], int]:
     """Every Pareto-optimal column over ``regions``, and how many options passed the static filters.
 
     Args:
+        max_open: the most regions an optimal plan needs; columns that cannot be needed are then
+            dropped (see :func:`_needed`). Default: keep every Pareto-optimal column.
         served_only: only columns serving exactly this set (runner-up questions).
         exclude: ``(stage, accelerator)`` to leave out of that stage (runner-up questions).
     """
@@ -333,8 +338,10 @@ def build_columns(
     price = carbon_price(profile, settings)
     pairs = [_pairs(profile, settings, price, table, subsets) for table in tables]
     if len(tables) == 1:
-        return _single_stage_columns(regions, tables[0], subsets, pairs[0]), considered
-    return _cascade_columns(regions, tables, subsets, pairs), considered
+        candidates = [(pairs[0].subset, np.arange(pairs[0].subset.size))]  # already grouped by subset
+    else:
+        candidates = [_fronts3(p) for p in pairs]
+    return _columns(regions, tables, subsets, pairs, candidates, max_open), considered
 
 
 def _subsets(
@@ -347,6 +354,8 @@ def _subsets(
     users = profile.placement.users
     p95 = profile.slo.p95_latency_ms
     region_idx: list[int] = []
+    served_mask: list[int] = []
+    bit = {u.name: 1 << i for i, u in enumerate(users)}
     weight: list[float] = []
     budget: list[float] = []
     weighted: list[float] = []
@@ -366,13 +375,19 @@ def _subsets(
                 if served_only is not None and frozenset(u.name for u in served) != served_only:
                     continue
                 region_idx.append(i)
+                served_mask.append(sum(bit[u.name] for u in served))
                 weight.append(sum(u.share for u in served))
                 # A standby must still reach its nearest geography within the SLO after a failover.
                 budget.append(p95 - (max(distance[u.name] for u in served) if served else nearest))
                 weighted.append(sum(u.share * distance[u.name] for u in served))
                 members.append(served)
     return _Subsets(
-        np.array(region_idx, dtype=np.int64), np.array(weight), np.array(budget), np.array(weighted), members
+        np.array(region_idx, dtype=np.int64),
+        np.array(served_mask, dtype=np.int64),
+        np.array(weight),
+        np.array(budget),
+        np.array(weighted),
+        members,
     )
 
 
@@ -443,97 +458,130 @@ def _choice(table: OptionTable, pairs: _Pairs, j: int) -> StageChoice:
     )
 
 
-def _single_stage_columns(regions: list[Region], table: OptionTable, subsets: _Subsets, pairs: _Pairs) -> list[Column]:
-    """Per subset, the (USD, objective) Pareto front, found for all subsets in one sorted pass."""
-    if pairs.subset.size == 0:
+def _columns(
+    regions: list[Region],
+    tables: list[OptionTable],
+    subsets: _Subsets,
+    pairs: list[_Pairs],
+    candidates: list[tuple[np.ndarray, np.ndarray]],
+    max_open: int | None,
+) -> list[Column]:
+    """Per subset, every combination of the stages' candidates that fits the latency budget,
+    reduced to its (USD, objective) Pareto front and to what an optimal plan can need; all
+    subsets at once."""
+    subset, picks = _ragged_product(candidates, subsets.region.size)
+    if subset.size == 0:
         return []
-    order = np.lexsort((pairs.objective, pairs.usd, pairs.subset))
-    subset, objective = pairs.subset[order], pairs.objective[order]
-    # Segmented running minimum: shifting each subset's objectives below every earlier subset's
-    # makes one cumulative minimum restart at each subset boundary.
-    shift = float(objective.max() - objective.min()) + 1.0
-    key = objective - subset * shift
-    previous_best = np.concatenate(([np.inf], np.minimum.accumulate(key)[:-1]))
-    kept = order[key < previous_best - 1e-9 * shift]
-    columns = []
-    for j in kept.tolist():
-        s = int(pairs.subset[j])
-        choice = _choice(table, pairs, j)
+    service = sum((p.service[k] for p, k in zip(pairs, picks, strict=True)), np.zeros(subset.size))
+    usd = sum((p.usd[k] for p, k in zip(pairs, picks, strict=True)), np.zeros(subset.size))
+    objective = sum((p.objective[k] for p, k in zip(pairs, picks, strict=True)), np.zeros(subset.size))
+    fits = np.flatnonzero(service <= subsets.budget_ms[subset] + 1e-9)
+    if fits.size == 0:
+        return []
+    order = fits[np.lexsort((objective[fits], usd[fits], subset[fits]))]
+    best = _segmented_prefix_argmin(objective[order], subset[order])
+    previous = np.concatenate(([-1], best[:-1]))
+    same_group = np.concatenate(([False], subset[order][1:] == subset[order][:-1]))
+    # Sorted by USD within each subset: keep a combination only if it beats every cheaper one on the objective.
+    beaten = same_group & (objective[order][np.maximum(previous, 0)] <= objective[order] + 1e-9)
+    front = order[~beaten]
+    if max_open is not None:
+        front = front[
+            _needed(
+                subsets.served[subset[front]],
+                subsets.region[subset[front]],
+                np.column_stack([usd[front], objective[front], subsets.weighted_rtt[subset[front]]]),
+                max_open,
+            )
+        ]
+    columns: list[Column] = []
+    for j in front.tolist():
+        s = int(subset[j])
+        choices = tuple(_choice(t, p, int(k[j])) for t, p, k in zip(tables, pairs, picks, strict=True))
+        kgs = [c.monthly_kgco2 for c in choices]
         columns.append(
             Column(
                 regions[int(subsets.region[s])],
                 frozenset(u.name for u in subsets.members[s]),
-                (choice,),
-                float(pairs.usd[j]),
-                choice.monthly_kgco2,
-                float(pairs.objective[j]),
+                choices,
+                float(usd[j]),
+                None if any(x is None for x in kgs) else sum(x for x in kgs if x is not None),
+                float(objective[j]),
                 float(subsets.weighted_rtt[s]),
             )
         )
     return columns
 
 
-def _cascade_columns(
-    regions: list[Region], tables: list[OptionTable], subsets: _Subsets, pairs: list[_Pairs]
-) -> list[Column]:
-    """Per subset, every combination of the stages' fronts that fits the latency budget, Pareto in (USD, objective)."""
-    fronts_by_stage = [_fronts3(p) for p in pairs]
-    columns: list[Column] = []
-    for s in range(subsets.region.size):
-        if any(s not in fronts for fronts in fronts_by_stage):
+def _needed(served: np.ndarray, region: np.ndarray, figures: np.ndarray, max_open: int) -> np.ndarray:
+    """Mask of the columns an optimal plan can need; the others are dropped without changing any optimum.
+
+    Costs are non-negative, so some optimal plan opens at most ``max_open`` regions (one per
+    geography, or ``min_regions``). If ``max_open`` columns in distinct other regions serve the same
+    set and each is no worse than column ``c`` on every figure (USD, objective, weighted RTT) and
+    better on one, or identical and listed earlier, at least one of them sits in a region the rest
+    of the plan leaves free, and swapping it in for ``c`` keeps the plan feasible and no worse. The
+    relation is a strict order, so repeated swaps end on kept columns.
+    """
+    keep = np.ones(served.size, dtype=bool)
+    for group in np.unique(served).tolist():
+        members = np.flatnonzero(served == group)
+        if members.size <= max_open:
             continue
-        fronts = [f[s] for f in fronts_by_stage]
-        grids = [g.ravel() for g in np.meshgrid(*fronts, indexing="ij")]
-        service = sum(p.service[g] for p, g in zip(pairs, grids, strict=True))
-        usd = sum(p.usd[g] for p, g in zip(pairs, grids, strict=True))
-        objective = sum(p.objective[g] for p, g in zip(pairs, grids, strict=True))
-        fits = np.flatnonzero(service <= subsets.budget_ms[s] + 1e-9)
-        best = np.inf
-        for k in fits[np.lexsort((objective[fits], usd[fits]))].tolist():
-            if objective[k] >= best - 1e-9:
-                continue
-            best = objective[k]
-            choices = tuple(_choice(t, p, int(g[k])) for t, p, g in zip(tables, pairs, grids, strict=True))
-            kgs = [c.monthly_kgco2 for c in choices]
-            columns.append(
-                Column(
-                    regions[int(subsets.region[s])],
-                    frozenset(u.name for u in subsets.members[s]),
-                    choices,
-                    float(usd[k]),
-                    None if any(x is None for x in kgs) else sum(x for x in kgs if x is not None),
-                    float(objective[k]),
-                    float(subsets.weighted_rtt[s]),
-                )
-            )
-    return columns
+        m = figures[members]
+        no_worse = (m[:, None, :] <= m[None, :, :] + 1e-9).all(axis=2)  # [a, b]: a no worse than b
+        better = (m[:, None, :] < m[None, :, :] - 1e-9).any(axis=2)
+        earlier = np.triu(np.ones((members.size, members.size), dtype=bool), k=1)
+        dominates = no_worse & (better | earlier)
+        regions, local = np.unique(region[members], return_inverse=True)
+        one_hot = np.zeros((members.size, regions.size), dtype=np.int64)
+        one_hot[np.arange(members.size), local] = 1
+        dominating_regions = (dominates.T.astype(np.int64) @ one_hot) > 0  # [b, r]: some column in r dominates b
+        dominating_regions[np.arange(members.size), local] = False  # its own region cannot host the swap
+        keep[members] = dominating_regions.sum(axis=1) < max_open
+    return keep
 
 
-def _fronts3(pairs: _Pairs) -> dict[int, np.ndarray]:
-    """Per subset, candidate pair indices: a superset of those not beaten on (service, USD, objective).
+def _ragged_product(
+    candidates: list[tuple[np.ndarray, np.ndarray]], subsets: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per subset, the cartesian product of each stage's candidates (each given grouped by subset).
+
+    Returns the subset of every combination and, per stage, the pair index it picks.
+    """
+    subset, first = candidates[0]
+    picks = [first]
+    for stage_subset, stage_pairs in candidates[1:]:
+        counts = np.bincount(stage_subset, minlength=subsets)
+        starts = np.cumsum(counts) - counts
+        repeats = counts[subset]
+        position = np.arange(int(repeats.sum())) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+        subset = np.repeat(subset, repeats)
+        picks = [np.repeat(p, repeats) for p in picks]
+        picks.append(stage_pairs[starts[subset] + position])
+    return subset, picks
+
+
+def _fronts3(pairs: _Pairs) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs per subset: a superset of those not beaten on (service, USD, objective).
 
     Within each subset, in order of service time, a pair is dropped when the cheapest earlier
     pair, or the earlier pair best on the objective, is no dearer and no worse on the objective:
     such a pair is beaten, so dropping it loses no optimum. What survives may still hold a few
-    beaten pairs; the Pareto filter on the stage combinations removes them. Fully vectorised.
+    beaten pairs; the Pareto filter on the stage combinations removes them. Returns the subsets
+    and pair indices of the survivors, grouped by subset.
     """
-    if pairs.subset.size == 0:
-        return {}
     order = np.lexsort((pairs.objective, pairs.usd, pairs.service, pairs.subset))
     subset, usd, objective = pairs.subset[order], pairs.usd[order], pairs.objective[order]
     same_group = np.concatenate(([False], subset[1:] == subset[:-1]))
     beaten = np.zeros(subset.size, dtype=bool)
     for values in (usd, objective):
+        if values.size == 0:
+            break
         best = _segmented_prefix_argmin(values, subset)
         previous = np.concatenate(([0], best[:-1]))  # the best strictly before each pair
         beaten |= same_group & (usd[previous] <= usd) & (objective[previous] <= objective)
-    result: dict[int, np.ndarray] = {}
-    kept = order[~beaten]
-    kept_subset = subset[~beaten]
-    bounds = np.flatnonzero(np.concatenate(([True], kept_subset[1:] != kept_subset[:-1], [True])))
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        result[int(kept_subset[lo])] = kept[lo:hi]
-    return result
+    return subset[~beaten], order[~beaten]
 
 
 def _segmented_prefix_argmin(values: np.ndarray, groups: np.ndarray) -> np.ndarray:

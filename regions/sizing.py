@@ -19,6 +19,7 @@ throughput the team measured (:class:`workloads.profiles.MeasuredModel`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from regions.catalog import AcceleratorSpec
@@ -80,8 +81,24 @@ def kv_cache_bytes_per_token(model: LlmModel, assumptions: SizingAssumptions) ->
 
 def llm_operating_points(
     model: LlmModel, slo: Slo, spec: AcceleratorSpec, accelerators_per_node: int, assumptions: SizingAssumptions
-) -> list[OperatingPoint]:
+) -> tuple[OperatingPoint, ...]:
     """Every (replica size, batch) point within the SLO's p95 on this node shape; empty if none fits."""
+    return _llm_points(
+        model, slo.p95_latency_ms, slo.tokens_in, slo.tokens_out, spec, accelerators_per_node, assumptions
+    )
+
+
+@functools.lru_cache(maxsize=8192)
+def _llm_points(
+    model: LlmModel,
+    p95_latency_ms: float,
+    tokens_in: int,
+    tokens_out: int,
+    spec: AcceleratorSpec,
+    accelerators_per_node: int,
+    assumptions: SizingAssumptions,
+) -> tuple[OperatingPoint, ...]:
+    """Cached on exactly what sizing depends on: the workloads of a stack share models and chips."""
     params = model.params_billion * 1e9
     weights = params * BYTES_PER_PARAM[model.precision]
     kv_per_token = kv_cache_bytes_per_token(model, assumptions)
@@ -95,12 +112,12 @@ def llm_operating_points(
         usable = k * spec.memory_gib * 2**30 * assumptions.memory_utilisation
         if weights + kv_per_token * model.context_tokens > usable:
             continue
-        batch_by_memory = int((usable - weights) // (kv_per_token * (slo.tokens_in + slo.tokens_out)))
+        batch_by_memory = int((usable - weights) // (kv_per_token * (tokens_in + tokens_out)))
         bandwidth = k * spec.memory_bandwidth_gbps * 1e9 * assumptions.bandwidth_efficiency
         flops = k * tflops * 1e12 * assumptions.compute_efficiency
         for batch in _batch_ladder(min(batch_by_memory, assumptions.max_batch)):
-            seconds = _batch_seconds(params, weights, kv_per_token, slo, batch, bandwidth, flops)
-            if seconds * 1000 > slo.p95_latency_ms:
+            seconds = _batch_seconds(params, weights, kv_per_token, tokens_in, tokens_out, batch, bandwidth, flops)
+            if seconds * 1000 > p95_latency_ms:
                 break  # latency only grows with the batch
             points.append(
                 OperatingPoint(
@@ -111,7 +128,7 @@ def llm_operating_points(
                     replica_rps=batch / seconds,
                 )
             )
-    return pareto_front(points)
+    return tuple(pareto_front(points))
 
 
 def measured_operating_points(measured: MeasuredThroughput, accelerators_per_node: int) -> list[OperatingPoint]:
@@ -143,14 +160,19 @@ def pareto_front(points: list[OperatingPoint]) -> list[OperatingPoint]:
 
 
 def _batch_seconds(
-    params: float, weights: float, kv_per_token: float, slo: Slo, batch: int, bandwidth: float, flops: float
+    params: float,
+    weights: float,
+    kv_per_token: float,
+    tokens_in: int,
+    tokens_out: int,
+    batch: int,
+    bandwidth: float,
+    flops: float,
 ) -> float:
-    prefill = max(
-        2 * params * batch * slo.tokens_in / flops, (weights + batch * kv_per_token * slo.tokens_in) / bandwidth
-    )
-    mean_context = slo.tokens_in + slo.tokens_out / 2
+    prefill = max(2 * params * batch * tokens_in / flops, (weights + batch * kv_per_token * tokens_in) / bandwidth)
+    mean_context = tokens_in + tokens_out / 2
     step = max((weights + batch * kv_per_token * mean_context) / bandwidth, 2 * params * batch / flops)
-    return prefill + slo.tokens_out * step
+    return prefill + tokens_out * step
 
 
 def _batch_ladder(limit: int) -> list[int]:

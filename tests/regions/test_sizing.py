@@ -71,9 +71,9 @@ def test_a_70b_model_needs_memory_it_can_find(specs):
         name="l", params_billion=70.6, precision="bf16", context_tokens=16384, layers=80, kv_heads=8, head_dim=128
     )
     slo = Slo(p95_latency_ms=60_000, steady_rps=1, peak_rps=1, tokens_in=1500, tokens_out=300)
-    assert llm_operating_points(llama70, slo, specs["L4"], 1, ASSUME) == []  # 141 GB of weights, 24 GiB of memory
+    assert llm_operating_points(llama70, slo, specs["L4"], 1, ASSUME) == ()  # 141 GB of weights, 24 GiB of memory
     # 141.2 GB of weights + 5.4 GB for one 16k context need two 80 GiB H100s (2 x 80 x 2^30 x 0.9 = 154.6 GB).
-    assert llm_operating_points(llama70, slo, specs["H100"], 1, ASSUME) == []
+    assert llm_operating_points(llama70, slo, specs["H100"], 1, ASSUME) == ()
     on_two = llm_operating_points(llama70, slo, specs["H100"], 2, ASSUME)
     assert on_two and {p.accelerators_per_replica for p in on_two} == {2}
     # Batch by memory: (154.6e9 - 141.2e9) / (327,680 B/token x 1,800 tokens) = 22 sequences.
