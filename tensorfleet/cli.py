@@ -74,7 +74,8 @@ def _plan(args: argparse.Namespace) -> int:
     except pulumi.RunError as exc:
         raise CliError(str(exc)) from None
     plan = build_plan(args.stack, run)
-    _write_all({args.json: json.dumps(plan, indent=2, sort_keys=False) + "\n", args.md: render_markdown(plan, base)})
+    markdown = render_markdown(plan, base, policies_evaluated=False)  # the policy pack is not wired in yet
+    _write_all({args.json: json.dumps(plan, indent=2) + "\n", args.md: markdown})
     print(render_table(plan))
     print(f"\nwrote {args.json} and {args.md}")
     return 0

@@ -132,16 +132,23 @@ def render_table(plan: Mapping[str, Any]) -> str:
         lines.append(f"served through the gateway only (no accelerators): {', '.join(gateway)}")
     lines.append(
         f"stack {plan['stack']}: ${totals['monthly_usd']:,.0f}/month, {_kg(totals['monthly_kgco2'])} kgCO2/month, "
-        f"{totals['resources']} resources, {len(plan['policy_results'])} policy violation(s)"
+        f"{totals['resources']} resources"
     )
     return "\n".join(lines)
 
 
-def render_markdown(plan: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> str:
-    """A pull-request comment: policy violations first, then totals (and the change), then placements."""
+def render_markdown(
+    plan: Mapping[str, Any], base: Mapping[str, Any] | None = None, policies_evaluated: bool = True
+) -> str:
+    """A pull-request comment: policy violations first, then totals (and the change), then placements.
+
+    ``policies_evaluated=False`` says plainly that no policy pack ran, rather than "no violations".
+    """
     out = [f"## tensorfleet plan: `{plan['stack']}`", ""]
     violations = plan["policy_results"]
-    if violations:
+    if not policies_evaluated:
+        out += ["Policy pack: not evaluated by this plan.", ""]
+    elif violations:
         out += [
             f"### Policy violations ({len(violations)})",
             "",

@@ -38,7 +38,7 @@ def test_plan_writes_a_contract_valid_plan_for_every_environment(tmp_path, capsy
     assert f"stack {stack}: $" in printed and "instance type" in printed
     markdown = out_md.read_text()
     assert markdown.startswith(f"## tensorfleet plan: `{stack}`")
-    assert "No policy violations." in markdown and "| workload | cloud | region |" in markdown
+    assert "Policy pack: not evaluated by this plan." in markdown and "| workload | cloud | region |" in markdown
 
 
 def test_inputs_are_wire_form_camel_case(tmp_path):
@@ -149,3 +149,21 @@ def test_console_script_runs_the_dev_plan(tmp_path):
     assert result.returncode == 0, result.stderr
     jsonschema.validate(json.loads((tmp_path / "plan.json").read_text()), SCHEMA)
     assert (tmp_path / "plan.md").is_file()
+
+
+def test_markdown_puts_policy_violations_first():
+    from tensorfleet.report import render_markdown
+
+    plan = {
+        "schema": "tensorfleet.plan/v1",
+        "stack": "x",
+        "placements": [],
+        "resources": [],
+        "policy_results": [
+            {"policy": "cost-ceiling", "enforcement": "mandatory", "urn": "urn:pulumi:x", "message": "a|b"}
+        ],
+        "totals": {"monthly_usd": 0, "monthly_kgco2": 0, "resources": 0},
+    }
+    markdown = render_markdown(plan)
+    assert markdown.index("### Policy violations (1)") < markdown.index("### Totals")
+    assert "| cost-ceiling | mandatory | `urn:pulumi:x` | a\\|b |" in markdown
