@@ -12,7 +12,8 @@ The model (documented here because reviewers read the reasons it produces):
 * Monthly cost = desired nodes x hourly price x 730 h. Carbon = desired nodes x accelerators x
   TDP x utilisation x PUE x 730 h x grid intensity. Peak capacity is autoscaled and not estimated.
 * Objectives: ``cost`` (USD), ``carbon`` (kgCO2, then USD), ``balanced`` (USD + price x tCO2).
-  Among equally good plans the one with the lowest traffic-weighted RTT wins.
+  Among equally good plans the one with the lowest traffic-weighted RTT wins, then the one with
+  fewer regions.
 * Constraints: clouds, allowed/denied regions, data residency, HIPAA clouds, carbon cap,
   on-demand/spot, ``min_regions``, ``max_replicas``, each workload's budget, the stack budget.
 
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 
+_MS_PER_OPEN_REGION = 0.001
 _PRESOLVE_MAX_COLUMNS = 500  # measured with bench/placement.py and the example stacks
 
 
@@ -199,7 +201,9 @@ def _solve(problems: Sequence[WorkloadProblem], stack_budget: float | None) -> l
     goals = [np.array([c.objective for c in columns])]
     if problems[0].settings.objective == "carbon":
         goals.append(np.array([c.monthly_usd for c in columns]))
-    goals.append(np.array([c.weighted_rtt_ms for c in columns]))
+    # Last, the lowest traffic-weighted RTT; a millisecond-thousandth per open region breaks the
+    # remaining ties towards fewer regions (a free standby under scale-to-zero is not opened).
+    goals.append(np.array([c.weighted_rtt_ms + _MS_PER_OPEN_REGION for c in columns]))
     x: np.ndarray | None = None
     for goal in goals:
         x = _milp(goal, rows, lower, upper, len(columns))

@@ -440,3 +440,13 @@ def test_milp_matches_exhaustive_search(instance):
 @given(_instances(cascade=True))
 def test_cascade_milp_matches_exhaustive_search(instance):
     _check_against_brute_force(instance)
+
+
+def test_free_standbys_are_not_opened():
+    # Scale to zero with no steady traffic: every region costs nothing, yet only one is opened.
+    idle = profile(
+        slo={"p95_latency_ms": 5000, "steady_rps": 0, "peak_rps": 5},
+        scaling={"min_replicas": 0, "scale_to_zero": True},
+    )
+    plan = _place(idle)
+    assert plan.monthly_usd == 0 and len(plan.rows) == 1
