@@ -14,6 +14,7 @@ from regions.geo import great_circle_km
 from regions.placement import PlacementError, build_problem, place_fleet, solve_workload
 from regions.settings import HOURS_PER_MONTH, PlacementSettings
 from tests.helpers import offering, profile, region, spec, tiny_catalog
+from workloads.loading import load_profile
 from workloads.profiles import CascadeStage, LlmModel, MeasuredModel
 
 EAST = region("aws", "east", 40.7, -74.0, 400.0, "US")
@@ -442,11 +443,17 @@ def test_cascade_milp_matches_exhaustive_search(instance):
     _check_against_brute_force(instance)
 
 
-def test_free_standbys_are_not_opened():
-    # Scale to zero with no steady traffic: every region costs nothing, yet only one is opened.
-    idle = profile(
-        slo={"p95_latency_ms": 5000, "steady_rps": 0, "peak_rps": 5},
-        scaling={"min_replicas": 0, "scale_to_zero": True},
+def test_free_standbys_are_not_opened(project_root):
+    # The dev stack's embeddings: scale to zero, so a standby region costs nothing; it must not be opened.
+    dev = load_profile(
+        project_root / "workloads" / "examples" / "recommendation-embeddings.yaml",
+        {
+            "slo": {"steady_rps": 10, "peak_rps": 40, "availability": 0.99},
+            "placement": {"min_regions": 1},
+            "scaling": {"min_replicas": 0, "scale_to_zero": True},
+            "capacity": {"spot": True},
+        },
     )
-    plan = _place(idle)
-    assert plan.monthly_usd == 0 and len(plan.rows) == 1
+    plan = place_fleet([dev], load_catalog(), PlacementSettings(objective="balanced", carbon_price_usd_per_tonne=100))
+    rows = plan.workloads[0].rows
+    assert all(row.served for row in rows), [(r.region.key, r.choice.nodes_desired) for r in rows]
