@@ -11,7 +11,7 @@ import difflib
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -117,6 +117,8 @@ class Offering:
     price_source: str
     confidence: str
     """``high``, ``medium`` or ``low`` as rated by the data README."""
+    zones: tuple[str, ...] = ()
+    """AWS: availability-zone IDs that offer the instance type (``aws_az_offerings.csv``). Empty elsewhere."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,8 @@ class Catalog:
     """Keyed by ``"cloud:code"``."""
     specs: dict[str, AcceleratorSpec]
     excluded: tuple[ExcludedRow, ...]
+    zones: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Availability-zone IDs per region key, where the data knows them (AWS)."""
 
     def region(self, cloud: str, code: str) -> Region:
         """Returns a region or raises LookupError naming the closest known codes."""
@@ -189,15 +193,21 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     pue = {row["cloud"]: _num(row, "pue", "pue.csv", i) for i, row in _rows(data_dir / "pue.csv")}
     regions = _read_regions(data_dir, pue)
     spot_savings = _read_spot_advisor(data_dir / "aws_spot_advisor.csv")
+    offered_in, region_zones = _read_aws_zones(data_dir / "aws_az_offerings.csv")
     offerings: list[Offering] = []
     excluded: list[ExcludedRow] = []
     for line, row in _rows(data_dir / "accelerators.csv"):
         reason = _exclusion_reason(row, regions)
+        zones = offered_in.get((row["instance_type"], row["region"]), ())
+        if not reason and row["cloud"] == "aws" and not zones:
+            reason = "no availability zone offers it in the EC2 offerings data (aws_az_offerings.csv)"
         if reason:
             excluded.append(ExcludedRow(row["cloud"], row["region"], row["instance_type"], reason))
             continue
-        offerings.append(_offering(row, line, specs, spot_savings))
-    return Catalog(offerings=tuple(offerings), regions=regions, specs=specs, excluded=tuple(excluded))
+        offerings.append(replace(_offering(row, line, specs, spot_savings), zones=zones))
+    return Catalog(
+        offerings=tuple(offerings), regions=regions, specs=specs, excluded=tuple(excluded), zones=region_zones
+    )
 
 
 def _read_specs(path: Path) -> Iterable[AcceleratorSpec]:
@@ -247,6 +257,21 @@ def _read_spot_advisor(path: Path) -> dict[tuple[str, str], int]:
         for line, row in _rows(path)
         if row["os"] == "Linux"
     }
+
+
+def _read_aws_zones(path: Path) -> tuple[dict[tuple[str, str], tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(instance type, region) -> offering AZ IDs, and region key -> every AZ ID (rows with type ``*``)."""
+    offered: dict[tuple[str, str], list[str]] = {}
+    region_zones: dict[str, list[str]] = {}
+    for _, row in _rows(path):
+        if row["instance_type"] == "*":
+            region_zones.setdefault(f"aws:{row['region']}", []).append(row["az_id"])
+        else:
+            offered.setdefault((row["instance_type"], row["region"]), []).append(row["az_id"])
+    return (
+        {key: tuple(sorted(zones)) for key, zones in offered.items()},
+        {key: tuple(sorted(zones)) for key, zones in region_zones.items()},
+    )
 
 
 def _exclusion_reason(row: dict[str, str], regions: dict[str, Region]) -> str | None:

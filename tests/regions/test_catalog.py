@@ -142,3 +142,17 @@ def test_bad_data_file_names_file_line_and_column(tmp_path):
         ValueError, match=r"accelerator_specs.csv line 2: column 'memory_gib' is 'eighty'; expected a number"
     ):
         load_catalog(tmp_path)
+
+
+def test_aws_offerings_carry_the_zones_that_offer_them(catalog):
+    aws = [o for o in catalog.offerings if o.cloud == "aws"]
+    assert aws and all(o.zones for o in aws)
+    for o in aws:
+        assert set(o.zones) <= set(catalog.zones[f"aws:{o.region}"]), o
+    assert not any(o.zones for o in catalog.offerings if o.cloud != "aws")
+
+
+def test_aws_types_no_zone_offers_are_excluded(catalog):
+    reasons = {(e.instance_type, e.region): e.reason for e in catalog.excluded}
+    assert "no availability zone offers it" in reasons[("p3.2xlarge", "us-east-1")]
+    assert not any(o.instance_type.startswith("p3.") for o in catalog.offerings)
