@@ -23,8 +23,8 @@ def main() -> None:
     regions = sorted({region for _, region in wanted})
     folder = resources.files("moto.ec2.resources.instance_type_offerings").joinpath("availability-zone-id")
     source = f"moto {metadata.version('moto')} bundled EC2 instance type offerings (availability-zone-id)"
-    rows = []
-    all_zones = []
+    rows: list[tuple[str, str, str]] = []
+    all_zones: list[tuple[str, str]] = []
     for region in regions:
         entry = folder.joinpath(f"{region}.json.gz")
         if not entry.is_file():
