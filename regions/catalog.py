@@ -48,6 +48,24 @@ _AZURE_SPEC_BY_SKU = (
 )
 _SPEC_ALIASES = {"H100-MEGA": "H100"}
 
+# Vendors of the accelerators that have no spec row. As of 2026-11, source: AWS "Accelerated
+# computing" instance type pages (g5g: NVIDIA T4G; g7/g7e: NVIDIA RTX PRO; p6-b300: NVIDIA B300;
+# g3/g4ad: NVIDIA M60 / AMD Radeon Pro V520; dl1: Intel Habana Gaudi; dl2q: Qualcomm AI 100).
+_VENDOR_WITHOUT_SPEC = {
+    "T4G": "NVIDIA",
+    "RTX PRO 6000": "NVIDIA",
+    "RTX PRO 4500": "NVIDIA",
+    "B300": "NVIDIA",
+    "K520": "NVIDIA",
+    "K80": "NVIDIA",
+    "M60": "NVIDIA",
+    "Radeon Pro V520": "AMD",
+    "Gaudi HL-205": "Intel",
+    "Qualcomm AI100": "Qualcomm",
+}
+# EKS accelerated AMI types exist for NVIDIA GPUs and AWS Neuron chips only (botocore eks AMITypes).
+_EKS_ACCELERATOR_VENDORS = ("NVIDIA", "AWS")
+
 
 @dataclass(frozen=True, slots=True)
 class AcceleratorSpec:
@@ -199,8 +217,8 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     for line, row in _rows(data_dir / "accelerators.csv"):
         reason = _exclusion_reason(row, regions)
         zones = offered_in.get((row["instance_type"], row["region"]), ())
-        if not reason and row["cloud"] == "aws" and not zones:
-            reason = "no availability zone offers it in the EC2 offerings data (aws_az_offerings.csv)"
+        if not reason and row["cloud"] == "aws":
+            reason = _aws_reason(row, specs, zones)
         if reason:
             excluded.append(ExcludedRow(row["cloud"], row["region"], row["instance_type"], reason))
             continue
@@ -272,6 +290,21 @@ def _read_aws_zones(path: Path) -> tuple[dict[tuple[str, str], tuple[str, ...]],
         {key: tuple(sorted(zones)) for key, zones in offered.items()},
         {key: tuple(sorted(zones)) for key, zones in region_zones.items()},
     )
+
+
+def accelerator_vendor(accelerator: str, specs: dict[str, AcceleratorSpec]) -> str | None:
+    """The chip's vendor: from its spec row, else from the dated table above; None if unknown."""
+    spec = specs.get(accelerator)
+    return spec.vendor if spec else _VENDOR_WITHOUT_SPEC.get(accelerator)
+
+
+def _aws_reason(row: dict[str, str], specs: dict[str, AcceleratorSpec], zones: tuple[str, ...]) -> str | None:
+    if not zones:
+        return "no availability zone offers it in the EC2 offerings data (aws_az_offerings.csv)"
+    vendor = accelerator_vendor(_spec_name(row), specs)
+    if vendor not in _EKS_ACCELERATOR_VENDORS:
+        return f"EKS has no accelerated AMI type for {vendor or 'unknown-vendor'} accelerators"
+    return None
 
 
 def _exclusion_reason(row: dict[str, str], regions: dict[str, Region]) -> str | None:

@@ -156,3 +156,13 @@ def test_aws_types_no_zone_offers_are_excluded(catalog):
     reasons = {(e.instance_type, e.region): e.reason for e in catalog.excluded}
     assert "no availability zone offers it" in reasons[("p3.2xlarge", "us-east-1")]
     assert not any(o.instance_type.startswith("p3.") for o in catalog.offerings)
+
+
+def test_aws_offers_only_what_eks_accelerated_amis_run(catalog):
+    vendors = {
+        catalog.specs[o.accelerator].vendor
+        for o in catalog.offerings
+        if o.cloud == "aws" and o.accelerator in catalog.specs
+    }
+    assert vendors == {"NVIDIA", "AWS"}
+    assert any("Qualcomm" in e.reason for e in catalog.excluded if e.instance_type == "dl2q.24xlarge")
