@@ -23,6 +23,7 @@ __all__ = [
     "ExcludedRow",
     "Offering",
     "Region",
+    "UnknownName",
     "canonical_accelerator",
     "load_catalog",
 ]
@@ -65,6 +66,10 @@ _VENDOR_WITHOUT_SPEC = {
 }
 # EKS accelerated AMI types exist for NVIDIA GPUs and AWS Neuron chips only (botocore eks AMITypes).
 _EKS_ACCELERATOR_VENDORS = ("NVIDIA", "AWS")
+
+
+class UnknownName(LookupError):
+    """A region or accelerator name the catalog does not know; the message suggests close matches."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +167,11 @@ class Catalog:
     """Availability-zone IDs per region key, where the data knows them (AWS)."""
 
     def region(self, cloud: str, code: str) -> Region:
-        """Returns a region or raises LookupError naming the closest known codes."""
+        """Returns a region or raises UnknownName naming the closest known codes."""
         found = self.regions.get(f"{cloud}:{code}")
         if found is None:
             known = [r.code for r in self.regions.values() if r.cloud == cloud]
-            raise LookupError(f"unknown {cloud} region {code!r}{_suggest(code, known)}")
+            raise UnknownName(f"unknown {cloud} region {code!r}{_suggest(code, known)}")
         return found
 
     def spec(self, accelerator: str) -> AcceleratorSpec | None:
@@ -182,7 +187,7 @@ class Catalog:
         """Canonicalises an accelerator name case- and punctuation-insensitively.
 
         Raises:
-            LookupError: unknown name; the message lists close matches.
+            UnknownName: unknown name; the message lists close matches.
         """
         wanted = _fold(name)
         for known in self.accelerator_names:
@@ -191,7 +196,7 @@ class Catalog:
         alias = {_fold(k): v for k, v in _SPEC_ALIASES.items()}.get(wanted)
         if alias:
             return alias
-        raise LookupError(f"unknown accelerator {name!r}{_suggest(name, self.accelerator_names)}")
+        raise UnknownName(f"unknown accelerator {name!r}{_suggest(name, self.accelerator_names)}")
 
 
 def canonical_accelerator(name: str) -> str:

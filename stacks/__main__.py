@@ -8,9 +8,9 @@ from typing import Any
 
 import pulumi
 
-from regions.catalog import load_catalog
+from regions.catalog import UnknownName, load_catalog
 from regions.placement import PlacementError, place_fleet
-from tensorfleet.compose import compose_fleet, export_all
+from tensorfleet.compose import FleetConfigError, compose_fleet, export_all
 from tensorfleet.stack_config import CONFIG_KEYS, StackConfigInvalid, parse_stack_config
 from workloads.loading import ProfileError, load_profile
 
@@ -41,9 +41,10 @@ def main() -> None:
         settings = stack_config.placement_settings(catalog)
         profiles = [load_profile(PROJECT_ROOT / ref.profile, ref.overrides) for ref in stack_config.workloads]
         plan = place_fleet(profiles, catalog, settings)
-    except (StackConfigInvalid, ProfileError, PlacementError, LookupError) as exc:
+        outputs = compose_fleet(plan, stack, stack_config, catalog)
+    except (StackConfigInvalid, ProfileError, PlacementError, FleetConfigError, UnknownName) as exc:
         raise pulumi.RunError(str(exc)) from None
-    export_all(compose_fleet(plan, environment=stack))
+    export_all(outputs)
 
 
 main()

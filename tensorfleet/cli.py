@@ -82,7 +82,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _place(args: argparse.Namespace) -> int:
-    from regions.catalog import load_catalog
+    from regions.catalog import UnknownName, load_catalog
     from regions.explain import explain
     from regions.placement import PlacementError, place_fleet
     from regions.settings import PlacementSettings
@@ -95,7 +95,7 @@ def _place(args: argparse.Namespace) -> int:
             objective=args.objective, stack_budget_monthly_usd=args.budget, carbon_price_usd_per_tonne=args.carbon_price
         )
         fleet = place_fleet(profiles, catalog, settings)
-    except (ProfileError, PlacementError, LookupError) as exc:
+    except (ProfileError, PlacementError, UnknownName) as exc:
         raise CliError(str(exc)) from None
     for plan in fleet.workloads:
         print(f"{plan.profile.name}: ${plan.monthly_usd:,.0f}/month, {_kg(plan.monthly_kgco2)} kgCO2/month")

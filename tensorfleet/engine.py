@@ -21,7 +21,15 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-__all__ = ["PROJECT_ROOT", "ProgramRun", "Registration", "StackConfigError", "read_stack_config", "run_program"]
+__all__ = [
+    "PROJECT_ROOT",
+    "EchoMocks",
+    "ProgramRun",
+    "Registration",
+    "StackConfigError",
+    "read_stack_config",
+    "run_program",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_NAME = "tensorfleet"
@@ -44,6 +52,7 @@ class Registration:
     provider: str | None
     inputs: dict[str, Any]
     """Wire-form (camelCase) inputs, secrets still wrapped as the engine sees them."""
+    protect: bool = False
 
 
 @dataclass
@@ -54,8 +63,11 @@ class ProgramRun:
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
-class _Mocks(mocks.Mocks):
-    """Outputs equal inputs; the IDs are stable so that repeated plans compare equal."""
+class EchoMocks(mocks.Mocks):
+    """Outputs equal inputs; the IDs are stable so that repeated plans compare equal.
+
+    Outputs the cloud computes (ARNs, generated names) are therefore unknown, as in a preview.
+    """
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
         return f"{args.name}-id", dict(args.inputs)
@@ -67,8 +79,8 @@ class _Mocks(mocks.Mocks):
 class _RecordingMonitor(mocks.MockMonitor):
     """Pulumi's mock monitor, also keeping each registration's parent and the stack outputs."""
 
-    def __init__(self, run: ProgramRun) -> None:
-        super().__init__(_Mocks())
+    def __init__(self, run: ProgramRun, mock: mocks.Mocks) -> None:
+        super().__init__(mock)
         self._run = run
         self._stack_urn: str | None = None
 
@@ -86,6 +98,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                 custom=bool(request.custom),
                 provider=request.provider or None,
                 inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                protect=bool(request.protect),
             )
         )
         return response
@@ -133,15 +146,18 @@ def run_program(
     config: Mapping[str, str],
     secret_keys: set[str] | None = None,
     project_root: Path = PROJECT_ROOT,
+    mock: mocks.Mocks | None = None,
 ) -> ProgramRun:
     """Runs ``stacks/`` under the mock engine with ``config``; returns what it registered.
+
+    ``mock`` replaces :class:`EchoMocks`, for tests that need outputs the cloud would compute.
 
     Raises:
         pulumi.RunError: the program aborted cleanly (bad config, infeasible placement).
         Exception: anything else the program raised.
     """
     run = ProgramRun()
-    monitor = _RecordingMonitor(run)
+    monitor = _RecordingMonitor(run, mock or EchoMocks())
     pulumi.runtime.set_all_config(dict(config), list(secret_keys or ()))
     mocks.set_mocks(monitor.mocks, project=PROJECT_NAME, stack=stack, preview=True, monitor=monitor)
     # set_mocks installs a finished root stack for unit tests; the language host instead runs the

@@ -12,7 +12,15 @@ import pulumi
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-__all__ = ["SCHEMA_VERSION", "PlacementOutput", "StackOutputs", "Totals", "WorkloadOutput", "read_stack_outputs"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "ClusterOutput",
+    "PlacementOutput",
+    "StackOutputs",
+    "Totals",
+    "WorkloadOutput",
+    "read_stack_outputs",
+]
 
 SCHEMA_VERSION = "tensorfleet.outputs/v1"
 
@@ -55,6 +63,19 @@ class Totals(_Wire):
     monthly_kgco2: float | None
 
 
+class ClusterOutput(_Wire):
+    """One regional cluster (its kubeconfig is in ``StackOutputs.kubeconfigs``)."""
+
+    cloud: str
+    region: str
+    cluster_name: str
+    endpoint: str
+    oidc_provider_arn: str | None = None
+    artifact_bucket: str
+    node_groups: dict[str, str]
+    """Node group (or node pool) name per ``workload/stage``."""
+
+
 class StackOutputs(_Wire):
     """Every output of a tensorfleet stack."""
 
@@ -63,6 +84,10 @@ class StackOutputs(_Wire):
     objective: str
     workloads: dict[str, WorkloadOutput]
     totals: Totals
+    clusters: dict[str, ClusterOutput] = {}
+    """Per ``cloud:region``. Added in v1 without a version change: readers of older stacks get ``{}``."""
+    kubeconfigs: dict[str, str] = {}
+    """Per ``cloud:region``; the whole output is a Pulumi secret."""
 
 
 def read_stack_outputs(stack_name: str) -> pulumi.Output[StackOutputs]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from tensorfleet.engine import SECRET_PLACEHOLDER, ProgramRun, Registration
@@ -13,15 +14,26 @@ __all__ = ["PLAN_SCHEMA", "build_plan", "render_markdown", "render_table"]
 
 PLAN_SCHEMA = "tensorfleet.plan/v1"
 PLACEMENT_TYPE = "tensorfleet:fleet:WorkloadPlacement"
+UNKNOWN_PLACEHOLDER = "[unknown until deployed]"
 
 
 def build_plan(stack: str, run: ProgramRun, policy_results: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The plan document for one program run (see the contract in the README)."""
     by_urn = {r.urn: r for r in run.registrations}
     placements = [_placement(r.inputs) for r in run.registrations if r.type == PLACEMENT_TYPE]
+    locations = {reg.urn: _location(reg, by_urn) for reg in run.registrations}
+    # A component has no provider of its own: it is where its resources are, if they agree.
+    below: dict[str, set[tuple[str | None, str | None]]] = {}
+    for reg in reversed(run.registrations):  # children are registered after their parents
+        if locations[reg.urn] == (None, None) and len(below.get(reg.urn, ())) == 1:
+            locations[reg.urn] = next(iter(below[reg.urn]))
+        if reg.parent:
+            below.setdefault(reg.parent, set()).update(
+                below.get(reg.urn, set()) | {locations[reg.urn]} - {(None, None)}
+            )
     resources = []
     for reg in run.registrations:
-        cloud, region = _location(reg, by_urn)
+        cloud, region = locations[reg.urn]
         resources.append(
             {
                 "urn": reg.urn,
@@ -93,9 +105,11 @@ def _provider_location(reg: Registration, by_urn: Mapping[str, Registration]) ->
 
 
 def _mask_secrets(value: Any) -> Any:
-    """Replaces every Pulumi secret with a placeholder so that plan output never holds one."""
+    """Plan-safe inputs: every Pulumi secret masked, every value not known until deployment marked."""
     if rpc.is_rpc_secret(value):
         return SECRET_PLACEHOLDER
+    if isinstance(value, Unknown):
+        return UNKNOWN_PLACEHOLDER
     if isinstance(value, Mapping):
         return {k: _mask_secrets(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -43,6 +43,32 @@ class SizingConfig(_Model):
     max_batch: Annotated[int, Field(ge=1, le=4096)] = SizingAssumptions().max_batch
 
 
+class ExistingNetworkConfig(_Model):
+    vpc_id: str
+    private_subnet_ids: Annotated[dict[str, str], Field(min_length=2)]
+    """Private subnet ID per availability-zone ID (``use1-az1``), two zones at least."""
+
+
+class AwsConfig(_Model):
+    """Settings for every AWS placement of the stack."""
+
+    account_id: Annotated[str, Field(pattern=r"^[0-9]{12}$")]
+    """The only account the stack may deploy to (the providers refuse any other)."""
+    home_region: str = "us-east-1"
+    """Region of the stack-wide alert topic and its key. Default: us-east-1."""
+    kubernetes_version: str = "1.33"
+    vpc_cidr: str = "10.64.0.0/16"
+    """Range of every tensorfleet VPC (one per region; they are not peered). Default: 10.64.0.0/16."""
+    nat_per_zone: bool = False
+    """One NAT gateway per zone (zone-outage tolerant, dearer). Default: one per VPC."""
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    """Outside production: CIDRs allowed to reach a public cluster endpoint. Default: none (private)."""
+    admin_principal_arns: list[str] = Field(default_factory=list)
+    """IAM principals given cluster admin through EKS access entries."""
+    existing_networks: dict[str, ExistingNetworkConfig] = Field(default_factory=dict)
+    """Bring-your-own VPC per region code; tensorfleet creates no network there."""
+
+
 class StackConfig(_Model):
     """Everything one environment decides; see stacks/Pulumi.dev.yaml for a worked example."""
 
@@ -62,6 +88,14 @@ class StackConfig(_Model):
     """Average draw as a share of TDP for carbon estimates. Default 1.0 (an upper bound)."""
     cost_centre: str | None = None
     """Cost-allocation tag value for every resource. Default: none."""
+    production: bool = False
+    """Production: private cluster endpoints, protected keys, clusters and buckets. Default: no."""
+    aws: AwsConfig | None = None
+    """Required when any workload is placed on AWS."""
+    budget_alert_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
+        default_factory=list
+    )
+    """Who receives budget alerts (each confirms the subscription by email). Default: nobody."""
 
     def placement_settings(self, catalog: Catalog) -> PlacementSettings:
         """Placement settings with accelerator names canonicalised against the catalog."""

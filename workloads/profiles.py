@@ -79,11 +79,11 @@ class MeasuredThroughput(_Model):
     @field_validator("accelerator")
     @classmethod
     def _canonical(cls, value: str) -> str:
-        from regions.catalog import canonical_accelerator  # reads the catalog on first use, never at import
+        from regions.catalog import UnknownName, canonical_accelerator  # the catalog is read on first use
 
         try:
             return canonical_accelerator(value)
-        except LookupError as exc:
+        except UnknownName as exc:
             raise ValueError(str(exc)) from None
 
 

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from regions.catalog import DATA_DIR, load_catalog
+from regions.catalog import DATA_DIR, UnknownName, load_catalog
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +123,12 @@ def test_canonical_names(catalog, raw, canonical):
 
 
 def test_unknown_accelerator_suggests_close_matches(catalog):
-    with pytest.raises(LookupError, match=r"unknown accelerator 'H110'; did you mean 'H100'"):
+    with pytest.raises(UnknownName, match=r"unknown accelerator 'H110'; did you mean 'H100'"):
         catalog.canonical_accelerator("H110")
 
 
 def test_unknown_region_suggests_close_matches(catalog):
-    with pytest.raises(LookupError, match=r"unknown aws region 'us-east-9'; did you mean .*'us-east-1'"):
+    with pytest.raises(UnknownName, match=r"unknown aws region 'us-east-9'; did you mean .*'us-east-1'"):
         catalog.region("aws", "us-east-9")
 
 

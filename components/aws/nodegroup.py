@@ -1,0 +1,140 @@
+"""An EKS managed node group for one placement: the right accelerated AMI, tainted, labelled, encrypted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+__all__ = ["AcceleratorNodeGroup", "AcceleratorNodeGroupArgs", "ami_type", "capacity_type", "taint_key"]
+
+NEURON_CHIPS = ("Inferentia", "Inferentia2", "Trainium", "Trainium2")
+"""AWS Neuron accelerators (the catalog's canonical names)."""
+NVIDIA_TAINT = "nvidia.com/gpu"
+NEURON_TAINT = "aws.amazon.com/neuron"
+ROOT_DEVICE = "/dev/xvda"  # the root volume of the EKS-optimised Amazon Linux 2023 AMIs
+
+
+def ami_type(accelerator: str, instance_type: str) -> str:
+    """The EKS AMI type for an accelerator: Neuron chips, NVIDIA on Graviton (``g5g``), NVIDIA on x86."""
+    if accelerator in NEURON_CHIPS:
+        return "AL2023_x86_64_NEURON"
+    family = instance_type.split(".", 1)[0]
+    return "AL2023_ARM_64_NVIDIA" if family.endswith("g") else "AL2023_x86_64_NVIDIA"
+
+
+def taint_key(accelerator: str) -> str:
+    """Extended-resource name the device plugin publishes, used as the node taint key."""
+    return NEURON_TAINT if accelerator in NEURON_CHIPS else NVIDIA_TAINT
+
+
+def capacity_type(capacity: str) -> str:
+    """EKS capacity type for the planner's ``on-demand`` or ``spot``."""
+    return {"on-demand": "ON_DEMAND", "spot": "SPOT"}[capacity]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcceleratorNodeGroupArgs:
+    cluster_name: pulumi.Input[str]
+    node_role_arn: pulumi.Input[str]
+    subnet_ids: list[pulumi.Input[str]]
+    """Private subnets, only in zones that offer the instance type."""
+    key_arn: pulumi.Input[str]
+    """KMS key that encrypts the nodes' root volumes."""
+    instance_type: str
+    accelerator: str
+    """Canonical accelerator name, e.g. ``H100``, ``Inferentia2``."""
+    capacity: str
+    """``on-demand`` or ``spot``."""
+    nodes_min: int
+    nodes_desired: int
+    nodes_max: int
+    workload: str
+    tenant: str
+    disk_size_gib: int = 200
+    """Root volume (gp3) size: container images of model servers are large. Default: 200 GiB."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class AcceleratorNodeGroup(pulumi.ComponentResource):
+    """Nodes of one instance type for one workload stage in one cluster."""
+
+    node_group_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AcceleratorNodeGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _validate(args)
+        super().__init__("tensorfleet:aws:AcceleratorNodeGroup", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**args.tags, "workload": args.workload, "tenant": args.tenant}
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name=ROOT_DEVICE,
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=args.disk_size_gib,
+                        volume_type="gp3",
+                        encrypted="true",
+                        kms_key_id=args.key_arn,
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            # IMDSv2 only; hop limit 2 so that pods on the node can still reach it through the node.
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
+            ),
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
+                for kind in ("instance", "volume")
+            ],
+            tags=tags,
+            opts=child,
+        )
+        labels = {
+            "tensorfleet.io/accelerator": args.accelerator.replace(" ", "-"),
+            "tensorfleet.io/workload": args.workload,
+            "tensorfleet.io/tenant": args.tenant,
+        }
+        group = aws.eks.NodeGroup(
+            f"{name}-ng",
+            cluster_name=args.cluster_name,
+            node_role_arn=args.node_role_arn,
+            subnet_ids=args.subnet_ids,
+            instance_types=[args.instance_type],
+            ami_type=ami_type(args.accelerator, args.instance_type),
+            capacity_type=capacity_type(args.capacity),
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=args.nodes_min, desired_size=args.nodes_desired, max_size=args.nodes_max
+            ),
+            labels=labels,
+            taints=[aws.eks.NodeGroupTaintArgs(key=taint_key(args.accelerator), value="present", effect="NO_SCHEDULE")],
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            tags=tags,
+            # The cluster autoscaler owns the desired size once the group exists.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+        )
+        self.node_group_name = group.node_group_name
+        self.register_outputs({"node_group_name": self.node_group_name})
+
+
+def _validate(args: AcceleratorNodeGroupArgs) -> None:
+    problems: list[pulumi.InputPropertyErrorDetails] = []
+    if not 0 <= args.nodes_min <= args.nodes_desired <= args.nodes_max or args.nodes_max < 1:
+        problems.append(
+            {
+                "property_path": "nodes_desired",
+                "reason": f"need 0 <= min <= desired <= max and max >= 1, got "
+                f"{args.nodes_min}/{args.nodes_desired}/{args.nodes_max}",
+            }
+        )
+    if args.capacity not in ("on-demand", "spot"):
+        problems.append({"property_path": "capacity", "reason": f"must be on-demand or spot, got {args.capacity!r}"})
+    if not args.subnet_ids:
+        problems.append({"property_path": "subnet_ids", "reason": "no subnet in a zone that offers the instance type"})
+    if problems:
+        raise pulumi.InputPropertiesError("AcceleratorNodeGroup inputs are invalid", errors=problems)

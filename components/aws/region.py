@@ -1,0 +1,153 @@
+"""Everything tensorfleet runs in one AWS region, composed: key, network, cluster, bucket, node groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.aws.artifacts import ModelArtifactBucket, ModelArtifactBucketArgs
+from components.aws.cluster import EksCluster, EksClusterArgs
+from components.aws.kms import RegionKey, RegionKeyArgs
+from components.aws.network import RegionNetwork, RegionNetworkArgs
+from components.aws.nodegroup import AcceleratorNodeGroup, AcceleratorNodeGroupArgs
+
+__all__ = ["AwsRegionFleet", "AwsRegionFleetArgs", "ExistingNetwork", "NodeGroupSpec"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeGroupSpec:
+    """One placement row to run in this region."""
+
+    workload: str
+    stage: str
+    tenant: str
+    instance_type: str
+    accelerator: str
+    capacity: str
+    zone_ids: tuple[str, ...]
+    """Availability-zone IDs that offer the instance type."""
+    nodes_min: int
+    nodes_desired: int
+    nodes_max: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExistingNetwork:
+    """A VPC the platform team already runs; tensorfleet then creates no network."""
+
+    vpc_id: str
+    private_subnet_ids: dict[str, str]
+    """Private subnet ID per availability-zone ID (two zones at least)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsRegionFleetArgs:
+    region: str
+    account_id: str
+    stack: str
+    zone_ids: tuple[str, ...]
+    """Zones the network spans (every zone of the region the catalog knows)."""
+    node_groups: tuple[NodeGroupSpec, ...]
+    production: bool = False
+    """Private API endpoint only, and key, cluster and bucket protected. Default: no."""
+    kubernetes_version: str = "1.33"
+    vpc_cidr: str = "10.64.0.0/16"
+    nat_per_zone: bool = False
+    public_access_cidrs: tuple[str, ...] = ()
+    """Outside production: CIDRs allowed to reach a public API endpoint. Default: none (endpoint private)."""
+    admin_principal_arns: tuple[str, ...] = ()
+    existing_network: ExistingNetwork | None = None
+    """Bring your own VPC. Default: tensorfleet creates one."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class AwsRegionFleet(pulumi.ComponentResource):
+    """One region's serving fleet on AWS."""
+
+    cluster_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    artifact_bucket: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    """A Pulumi secret."""
+    key_arn: pulumi.Output[str]
+    node_group_names: dict[str, pulumi.Output[str]]
+    """Node group name per ``workload/stage``."""
+
+    def __init__(self, name: str, args: AwsRegionFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tensorfleet:aws:RegionFleet", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        key = RegionKey(
+            f"{name}-key",
+            RegionKeyArgs(
+                account_id=args.account_id, alias=f"tensorfleet-{args.stack}-{args.region}", production=args.production
+            ),
+            child,
+        )
+        if args.existing_network is not None:
+            subnets: dict[str, pulumi.Input[str]] = dict(args.existing_network.private_subnet_ids)
+        else:
+            network = RegionNetwork(
+                f"{name}-network",
+                RegionNetworkArgs(
+                    region=args.region, zone_ids=args.zone_ids, cidr_block=args.vpc_cidr, nat_per_zone=args.nat_per_zone
+                ),
+                child,
+            )
+            subnets = dict(network.private_subnet_ids)
+        cluster = EksCluster(
+            f"{name}-cluster",
+            EksClusterArgs(
+                subnet_ids=list(subnets.values()),
+                key_arn=key.arn,
+                kubernetes_version=args.kubernetes_version,
+                private_endpoint_only=args.production or not args.public_access_cidrs,
+                public_access_cidrs=() if args.production else args.public_access_cidrs,
+                admin_principal_arns=args.admin_principal_arns,
+                production=args.production,
+                tags=args.tags,
+            ),
+            child,
+        )
+        bucket = ModelArtifactBucket(
+            f"{name}-artifacts", ModelArtifactBucketArgs(key_arn=key.arn, production=args.production), child
+        )
+        self.node_group_names = {}
+        for spec in args.node_groups:
+            group = AcceleratorNodeGroup(
+                f"{name}-{spec.workload}-{spec.stage}",
+                AcceleratorNodeGroupArgs(
+                    cluster_name=cluster.name,
+                    node_role_arn=cluster.node_role_arn,
+                    subnet_ids=[subnets[zone] for zone in spec.zone_ids if zone in subnets],
+                    key_arn=key.arn,
+                    instance_type=spec.instance_type,
+                    accelerator=spec.accelerator,
+                    capacity=spec.capacity,
+                    nodes_min=spec.nodes_min,
+                    nodes_desired=spec.nodes_desired,
+                    nodes_max=spec.nodes_max,
+                    workload=spec.workload,
+                    tenant=spec.tenant,
+                    tags=args.tags,
+                ),
+                child,
+            )
+            self.node_group_names[f"{spec.workload}/{spec.stage}"] = group.node_group_name
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.oidc_provider_arn = cluster.oidc_provider_arn
+        self.artifact_bucket = bucket.bucket_name
+        self.kubeconfig = cluster.kubeconfig
+        self.key_arn = key.arn
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "endpoint": self.endpoint,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "artifact_bucket": self.artifact_bucket,
+                "kubeconfig": self.kubeconfig,
+                "node_group_names": self.node_group_names,
+            }
+        )

@@ -1,0 +1,90 @@
+"""AWS Budgets for each workload and for the stack, alerting a KMS-encrypted SNS topic."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.policies import sns_budgets_publish_policy
+
+__all__ = ["ACTUAL_ALERT_PERCENTS", "FORECAST_ALERT_PERCENTS", "AwsBudgets", "AwsBudgetsArgs", "BudgetSpec"]
+
+ACTUAL_ALERT_PERCENTS = (50, 90, 100)
+FORECAST_ALERT_PERCENTS = (100,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetSpec:
+    """One monthly cost budget, scoped by cost-allocation tags."""
+
+    name: str
+    """Budget name suffix: the workload name, or ``stack``."""
+    monthly_usd: float
+    tags: dict[str, str]
+    """Cost-allocation tags (user-defined, activated in Billing) whose spend counts, e.g. ``{"workload": "chat"}``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsBudgetsArgs:
+    account_id: str
+    key_arn: pulumi.Input[str]
+    """KMS key that encrypts the alert topic."""
+    budgets: tuple[BudgetSpec, ...]
+    alert_emails: tuple[str, ...] = ()
+    """Email subscribers of the alert topic (each confirms by email). Default: none."""
+
+
+class AwsBudgets(pulumi.ComponentResource):
+    """Alert topic, its subscribers, and one budget per workload plus one for the stack."""
+
+    topic_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AwsBudgetsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tensorfleet:budget:AwsBudgets", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=args.key_arn, opts=child)
+        aws.sns.TopicPolicy(
+            f"{name}-alerts",
+            arn=topic.arn,
+            policy=topic.arn.apply(lambda arn: json.dumps(sns_budgets_publish_policy(arn, args.account_id))),
+            opts=child,
+        )
+        for index, email in enumerate(args.alert_emails):
+            aws.sns.TopicSubscription(
+                f"{name}-alerts-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child
+            )
+        for spec in args.budgets:
+            aws.budgets.Budget(
+                f"{name}-{spec.name}",
+                budget_type="COST",
+                time_unit="MONTHLY",
+                limit_amount=f"{spec.monthly_usd:.2f}",
+                limit_unit="USD",
+                cost_filters=[
+                    aws.budgets.BudgetCostFilterArgs(
+                        name="TagKeyValue", values=[f"user:{k}${v}" for k, v in spec.tags.items()]
+                    )
+                ],
+                notifications=notifications(topic.arn),
+                opts=child,
+            )
+        self.topic_arn = topic.arn
+        self.register_outputs({"topic_arn": self.topic_arn})
+
+
+def notifications(topic_arn: pulumi.Input[str]) -> list[aws.budgets.BudgetNotificationArgs]:
+    """Actual spend at 50, 90 and 100 % of the limit, and forecast spend at 100 %."""
+    thresholds = [("ACTUAL", p) for p in ACTUAL_ALERT_PERCENTS] + [("FORECASTED", p) for p in FORECAST_ALERT_PERCENTS]
+    return [
+        aws.budgets.BudgetNotificationArgs(
+            notification_type=kind,
+            comparison_operator="GREATER_THAN",
+            threshold=percent,
+            threshold_type="PERCENTAGE",
+            subscriber_sns_topic_arns=[topic_arn],
+        )
+        for kind, percent in thresholds
+    ]
