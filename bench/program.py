@@ -25,9 +25,15 @@ from regions.catalog import load_catalog
 from tensorfleet.engine import ProgramRun, Registration, read_stack_config, run_program
 
 
-class _Replay(pulumi.ComponentResource):
-    def __init__(self, reg: Registration, parent: pulumi.Resource | None) -> None:
-        super().__init__(reg.type, reg.name, reg.inputs, pulumi.ResourceOptions(parent=parent))
+def _replay(reg: Registration, made: dict[str, pulumi.Resource]) -> pulumi.Resource:
+    """The same registration through Pulumi's generic resource classes: same kind, inputs, parent, provider."""
+    provider = made.get(reg.provider.rsplit("::", 1)[0]) if reg.provider else None
+    opts = pulumi.ResourceOptions(parent=made.get(reg.parent or ""), provider=provider, protect=reg.protect)
+    if reg.type.startswith("pulumi:providers:"):
+        return pulumi.ProviderResource(reg.type.removeprefix("pulumi:providers:"), reg.name, reg.inputs, opts)
+    if reg.custom:
+        return pulumi.CustomResource(reg.type, reg.name, reg.inputs, opts)
+    return pulumi.ComponentResource(reg.type, reg.name, reg.inputs, opts)
 
 
 def floor(stack: str, recorded: ProgramRun) -> None:
@@ -47,7 +53,7 @@ def floor(stack: str, recorded: ProgramRun) -> None:
     def program() -> None:
         made: dict[str, pulumi.Resource] = {}
         for reg in recorded.registrations:
-            made[reg.urn] = _Replay(reg, made.get(reg.parent or ""))
+            made[reg.urn] = _replay(reg, made)
         for key, value in recorded.outputs.items():
             pulumi.export(key, value)
 

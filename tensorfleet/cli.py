@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--compare", type=Path, help="a base plan.json to compare against in plan.md")
     plan.set_defaults(handler=_plan)
 
+    preflight = commands.add_parser(
+        "preflight", help="check the AWS account can launch the stack's plan (offerings, vCPU quotas)"
+    )
+    preflight.add_argument("--stack", required=True, help="environment: stacks/Pulumi.<stack>.yaml")
+    preflight.set_defaults(handler=_preflight)
+
     place = commands.add_parser("place", help="place profiles without a stack (what-if)")
     place.add_argument("profiles", nargs="+", type=Path, help="workload profile YAML files")
     place.add_argument("--objective", choices=("cost", "carbon", "balanced"), default="balanced")
@@ -50,35 +56,64 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    import pulumi
-
-    from tensorfleet.engine import StackConfigError, read_stack_config, run_program
-    from tensorfleet.report import build_plan, render_markdown, render_table
-    from tensorfleet.stack_config import CONFIG_KEYS
+    from tensorfleet.report import render_markdown, render_table
 
     base = _read_base(args.compare) if args.compare else None
-    try:
-        config, secret_keys = read_stack_config(args.stack)
-    except StackConfigError as exc:
-        raise CliError(str(exc)) from None
-    unknown = sorted(k for k in config if k.startswith("tensorfleet:") and k.split(":", 1)[1] not in CONFIG_KEYS)
-    if unknown:
-        raise CliError(
-            f"stacks/Pulumi.{args.stack}.yaml: unknown config key(s) {', '.join(unknown)}; "
-            f"known: {', '.join('tensorfleet:' + k for k in sorted(CONFIG_KEYS))}"
-        )
-    if args.objective:
-        config["tensorfleet:objective"] = args.objective
-    try:
-        run = run_program(args.stack, config, secret_keys)
-    except pulumi.RunError as exc:
-        raise CliError(str(exc)) from None
-    plan = build_plan(args.stack, run)
+    plan = _offline_plan(args.stack, args.objective)
     markdown = render_markdown(plan, base, policies_evaluated=False)  # the policy pack is not wired in yet
     _write_all({args.json: json.dumps(plan, indent=2) + "\n", args.md: markdown})
     print(render_table(plan))
     print(f"\nwrote {args.json} and {args.md}")
     return 0
+
+
+def _preflight(args: argparse.Namespace, client: Any = None) -> int:
+    """Exit 0 when everything fits, 3 when a blocker was found, 2 when AWS could not be asked."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from tensorfleet.preflight import render, requirements_from_plan, run_preflight
+
+    requirements = requirements_from_plan(_offline_plan(args.stack, None))
+    if not requirements:
+        print(f"stack {args.stack} places nothing on AWS; nothing to check")
+        return 0
+    factory = client or (lambda service, region: boto3.client(service, region_name=region))
+    try:
+        findings = run_preflight(requirements, factory)
+    except (BotoCoreError, ClientError) as exc:
+        raise CliError(f"AWS could not be asked: {exc}") from None
+    print(render(findings))
+    blockers = [f for f in findings if not f.ok]
+    print(f"\n{len(blockers)} blocker(s) in {len(findings)} check(s)")
+    return 3 if blockers else 0
+
+
+def _offline_plan(stack: str, objective: str | None) -> dict[str, Any]:
+    """Runs the stack's program under the mock engine and returns its plan document."""
+    import pulumi
+
+    from tensorfleet.engine import StackConfigError, read_stack_config, run_program
+    from tensorfleet.report import build_plan
+    from tensorfleet.stack_config import CONFIG_KEYS
+
+    try:
+        config, secret_keys = read_stack_config(stack)
+    except StackConfigError as exc:
+        raise CliError(str(exc)) from None
+    unknown = sorted(k for k in config if k.startswith("tensorfleet:") and k.split(":", 1)[1] not in CONFIG_KEYS)
+    if unknown:
+        raise CliError(
+            f"stacks/Pulumi.{stack}.yaml: unknown config key(s) {', '.join(unknown)}; "
+            f"known: {', '.join('tensorfleet:' + k for k in sorted(CONFIG_KEYS))}"
+        )
+    if objective:
+        config["tensorfleet:objective"] = objective
+    try:
+        run = run_program(stack, config, secret_keys)
+    except pulumi.RunError as exc:
+        raise CliError(str(exc)) from None
+    return build_plan(stack, run)
 
 
 def _place(args: argparse.Namespace) -> int:
