@@ -147,10 +147,13 @@ def run_program(
     secret_keys: set[str] | None = None,
     project_root: Path = PROJECT_ROOT,
     mock: mocks.Mocks | None = None,
+    program_dir: Path | None = None,
+    project: str = PROJECT_NAME,
 ) -> ProgramRun:
     """Runs ``stacks/`` under the mock engine with ``config``; returns what it registered.
 
-    ``mock`` replaces :class:`EchoMocks`, for tests that need outputs the cloud would compute.
+    ``mock`` replaces :class:`EchoMocks`, for tests that need outputs the cloud would compute;
+    ``program_dir`` and ``project`` run another Pulumi program of the repository (``bootstrap/``).
 
     Raises:
         pulumi.RunError: the program aborted cleanly (bad config, infeasible placement).
@@ -159,14 +162,14 @@ def run_program(
     run = ProgramRun()
     monitor = _RecordingMonitor(run, mock or EchoMocks())
     pulumi.runtime.set_all_config(dict(config), list(secret_keys or ()))
-    mocks.set_mocks(monitor.mocks, project=PROJECT_NAME, stack=stack, preview=True, monitor=monitor)
+    mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
     # set_mocks installs a finished root stack for unit tests; the language host instead runs the
     # program inside run_in_stack, which creates the root stack and registers its outputs at the end.
     settings.set_root_resource(None)  # type: ignore[arg-type]  # the SDK accepts None to clear it
-    program_dir = project_root / "stacks"
+    directory = program_dir or project_root / "stacks"
 
     def program() -> None:
-        runpy.run_path(str(program_dir), run_name="__main__")
+        runpy.run_path(str(directory), run_name="__main__")
 
     _sync_await(run_in_stack(program))
     return run

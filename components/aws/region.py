@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.aws.artifacts import ModelArtifactBucket, ModelArtifactBucketArgs
+from components.aws.bucket import SecureBucket, SecureBucketArgs
 from components.aws.cluster import EksCluster, EksClusterArgs
 from components.aws.kms import RegionKey, RegionKeyArgs
 from components.aws.network import RegionNetwork, RegionNetworkArgs
@@ -110,9 +110,7 @@ class AwsRegionFleet(pulumi.ComponentResource):
             ),
             child,
         )
-        bucket = ModelArtifactBucket(
-            f"{name}-artifacts", ModelArtifactBucketArgs(key_arn=key.arn, production=args.production), child
-        )
+        bucket = SecureBucket(f"{name}-artifacts", SecureBucketArgs(key_arn=key.arn, production=args.production), child)
         self.node_group_names = {}
         for spec in args.node_groups:
             group = AcceleratorNodeGroup(

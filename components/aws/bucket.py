@@ -1,4 +1,7 @@
-"""The model-artifact bucket of a region: KMS-encrypted with the region key, versioned, private, TLS only."""
+"""An S3 bucket that is KMS-encrypted with a customer-managed key, versioned, private and TLS only.
+
+Used for each region's model artifacts and for the team's Pulumi state (bootstrap/).
+"""
 
 from __future__ import annotations
 
@@ -10,24 +13,24 @@ import pulumi_aws as aws
 
 from components.aws.policies import tls_only_bucket_policy
 
-__all__ = ["ModelArtifactBucket", "ModelArtifactBucketArgs"]
+__all__ = ["SecureBucket", "SecureBucketArgs"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModelArtifactBucketArgs:
+class SecureBucketArgs:
     key_arn: pulumi.Input[str]
     """KMS key for default SSE-KMS encryption."""
     production: bool = False
     """Protect the bucket from deletion. Default: no."""
 
 
-class ModelArtifactBucket(pulumi.ComponentResource):
-    """Where model weights and server images' artifacts live, next to the cluster that loads them."""
+class SecureBucket(pulumi.ComponentResource):
+    """A bucket with every protection on: model artifacts next to the cluster, or Pulumi state."""
 
     bucket_name: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ModelArtifactBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("tensorfleet:aws:ModelArtifactBucket", name, None, opts)
+    def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tensorfleet:aws:SecureBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(
             f"{name}-bucket", force_destroy=False, opts=pulumi.ResourceOptions(parent=self, protect=args.production)
