@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from tensorfleet.files import write_all_or_nothing
 
 __all__ = ["main"]
 
@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     preflight.add_argument("--stack", required=True, help="environment: stacks/Pulumi.<stack>.yaml")
     preflight.set_defaults(handler=_preflight)
 
+    catalog = commands.add_parser("catalog", help="catalog maintenance")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    refresh = catalog_commands.add_parser("refresh", help="refresh prices and offerings from the cloud's APIs")
+    refresh.add_argument("--cloud", required=True, choices=("aws",), help="only AWS has a refresh so far")
+    refresh.add_argument("--data-dir", type=Path, help="catalog data to update (default: regions/data)")
+    refresh.set_defaults(handler=_refresh)
+
     place = commands.add_parser("place", help="place profiles without a stack (what-if)")
     place.add_argument("profiles", nargs="+", type=Path, help="workload profile YAML files")
     place.add_argument("--objective", choices=("cost", "carbon", "balanced"), default="balanced")
@@ -61,7 +68,10 @@ def _plan(args: argparse.Namespace) -> int:
     base = _read_base(args.compare) if args.compare else None
     plan = _offline_plan(args.stack, args.objective)
     markdown = render_markdown(plan, base, policies_evaluated=False)  # the policy pack is not wired in yet
-    _write_all({args.json: json.dumps(plan, indent=2) + "\n", args.md: markdown})
+    try:
+        write_all_or_nothing({args.json: json.dumps(plan, indent=2) + "\n", args.md: markdown})
+    except OSError as exc:
+        raise CliError(f"cannot write the plan: {exc}") from None
     print(render_table(plan))
     print(f"\nwrote {args.json} and {args.md}")
     return 0
@@ -87,6 +97,32 @@ def _preflight(args: argparse.Namespace, client: Any = None) -> int:
     blockers = [f for f in findings if not f.ok]
     print(f"\n{len(blockers)} blocker(s) in {len(findings)} check(s)")
     return 3 if blockers else 0
+
+
+def _refresh(args: argparse.Namespace, client: Any = None) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from regions.catalog import DATA_DIR
+    from tensorfleet.catalog_refresh import refresh_aws
+
+    data_dir = args.data_dir or DATA_DIR
+    factory = client or (lambda service, region: boto3.client(service, region_name=region))
+    try:
+        report = refresh_aws(data_dir, factory)
+    except (BotoCoreError, ClientError) as exc:
+        raise CliError(f"AWS could not be asked; the catalog is unchanged: {exc}") from None
+    except OSError as exc:
+        raise CliError(f"cannot write the catalog in {data_dir}: {exc}") from None
+    for instance_type, region, old, new in report.prices_changed:
+        print(f"price  {region:<16} {instance_type:<20} {old:>10.4f} -> {new:.4f} USD/h")
+    for quota in report.quotas:
+        print(f"quota  {quota.region:<16} {quota.quota:<58} headroom {quota.headroom_vcpus:g} vCPUs")
+    print(
+        f"\n{len(report.prices_changed)} price(s) changed, {len(report.unpriced)} row(s) without a price "
+        f"in the Price List API (left as they were), {report.offering_rows} zone offering rows written"
+    )
+    return 0
 
 
 def _offline_plan(stack: str, objective: str | None) -> dict[str, Any]:
@@ -161,24 +197,6 @@ def _read_base(path: Path) -> dict[str, Any]:
     if not isinstance(base, dict) or base.get("schema") != "tensorfleet.plan/v1":
         raise CliError(f"{path}: not a tensorfleet.plan/v1 document (field 'schema')")
     return base
-
-
-def _write_all(files: dict[Path, str]) -> None:
-    """Writes every file or none: each goes to a temporary file first, then all are renamed."""
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for target, text in files.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            staged.append((Path(tmp_name), target))
-    except OSError as exc:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise CliError(f"cannot write the plan: {exc}") from None
-    for tmp, target in staged:
-        tmp.replace(target)
 
 
 if __name__ == "__main__":

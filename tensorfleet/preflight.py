@@ -14,7 +14,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["QUOTA_CODES", "Finding", "Requirement", "quota_bucket", "requirements_from_plan", "run_preflight"]
+__all__ = [
+    "QUOTA_CODES",
+    "Finding",
+    "Requirement",
+    "quota_bucket",
+    "requirements_from_plan",
+    "run_preflight",
+    "vcpus_in_use",
+]
 
 # EC2 vCPU quota codes per instance family bucket and capacity type. As of 2026-11, source: the
 # `aws service-quotas list-service-quotas --service-code ec2` names and codes ("Running On-Demand
@@ -107,7 +115,7 @@ def run_preflight(requirements: Sequence[Requirement], client: ClientFactory) ->
                 )
             )
         vcpus = _vcpus(ec2, [t for t in types if offered.get(t)])
-        in_use = _vcpus_in_use(ec2)
+        in_use = vcpus_in_use(ec2)
         needed: dict[tuple[str, str], int] = defaultdict(int)
         for need in needs:
             if need.instance_type in vcpus:
@@ -157,7 +165,7 @@ def _vcpus(ec2: Any, instance_types: list[str]) -> dict[str, int]:
     return {t["InstanceType"]: int(t["VCpuInfo"]["DefaultVCpus"]) for t in described}
 
 
-def _vcpus_in_use(ec2: Any) -> dict[tuple[str, str], int]:
+def vcpus_in_use(ec2: Any) -> dict[tuple[str, str], int]:
     """vCPUs of pending and running accelerator instances, per quota bucket and capacity type."""
     counts: dict[tuple[str, str, str], int] = defaultdict(int)
     for page in ec2.get_paginator("describe_instances").paginate(
