@@ -28,6 +28,7 @@ class SecureBucket(pulumi.ComponentResource):
     """A bucket with every protection on: model artifacts next to the cluster, or Pulumi state."""
 
     bucket_name: pulumi.Output[str]
+    arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tensorfleet:aws:SecureBucket", name, None, opts)
@@ -77,4 +78,5 @@ class SecureBucket(pulumi.ComponentResource):
             opts=child,
         )
         self.bucket_name = bucket.bucket
-        self.register_outputs({"bucket_name": self.bucket_name})
+        self.arn = bucket.arn
+        self.register_outputs({"bucket_name": self.bucket_name, "arn": self.arn})

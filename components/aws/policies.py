@@ -70,6 +70,37 @@ def key_policy(account_id: str) -> dict[str, Any]:
     }
 
 
+POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
+
+
+def pod_identity_trust_policy() -> dict[str, Any]:
+    """Trust policy for an EKS Pod Identity role (the agent assumes it and tags the session)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": POD_IDENTITY_SERVICE},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
+
+
+def artifact_reader_policy(bucket_arn: str, prefix: str, key_arn: str) -> dict[str, Any]:
+    """Read-only access to one prefix of the artifact bucket, and decryption with its key only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ReadOwnArtifacts", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": f"{bucket_arn}/{prefix}/*"},
+            {"Sid": "ListOwnPrefix", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn,
+             "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}},
+            {"Sid": "DecryptArtifacts", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn},
+        ],
+    }  # fmt: skip
+
+
 def tls_only_bucket_policy(bucket_arn: str) -> dict[str, Any]:
     """Denies every request to the bucket that does not arrive over TLS."""
     return {

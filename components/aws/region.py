@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_aws as aws
 
 from components.aws.bucket import SecureBucket, SecureBucketArgs
 from components.aws.cluster import EksCluster, EksClusterArgs
 from components.aws.kms import RegionKey, RegionKeyArgs
 from components.aws.network import RegionNetwork, RegionNetworkArgs
 from components.aws.nodegroup import AcceleratorNodeGroup, AcceleratorNodeGroupArgs
+from components.aws.policies import artifact_reader_policy, pod_identity_trust_policy
 
 __all__ = ["AwsRegionFleet", "AwsRegionFleetArgs", "ExistingNetwork", "NodeGroupSpec"]
 
@@ -133,6 +136,8 @@ class AwsRegionFleet(pulumi.ComponentResource):
                 child,
             )
             self.node_group_names[f"{spec.workload}/{spec.stage}"] = group.node_group_name
+        for workload, tenant in sorted({(spec.workload, spec.tenant) for spec in args.node_groups}):
+            _workload_identity(f"{name}-{workload}", workload, tenant, cluster.name, bucket, key.arn, child)
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint
         self.oidc_provider_arn = cluster.oidc_provider_arn
@@ -149,3 +154,29 @@ class AwsRegionFleet(pulumi.ComponentResource):
                 "node_group_names": self.node_group_names,
             }
         )
+
+
+def _workload_identity(
+    name: str,
+    workload: str,
+    tenant: str,
+    cluster_name: pulumi.Input[str],
+    bucket: SecureBucket,
+    key_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """The workload's own IAM role, bound through EKS Pod Identity to service account ``<workload>`` in
+    namespace ``<tenant>``: it reads only ``s3://<artifacts>/<workload>/`` and decrypts only with the key."""
+    role = aws.iam.Role(f"{name}-role", assume_role_policy=json.dumps(pod_identity_trust_policy()), opts=opts)
+    aws.iam.RolePolicy(
+        f"{name}-artifacts",
+        role=role.id,
+        policy=pulumi.Output.all(bucket.arn, key_arn).apply(
+            lambda values: json.dumps(artifact_reader_policy(values[0], workload, values[1]))
+        ),
+        opts=opts,
+    )
+    aws.eks.PodIdentityAssociation(
+        f"{name}-identity", cluster_name=cluster_name, namespace=tenant, service_account=workload,
+        role_arn=role.arn, opts=opts,
+    )  # fmt: skip

@@ -277,3 +277,20 @@ def test_policy_builders():
         "arn:aws:s3:::b",
         "arn:aws:s3:::b/*",
     ]
+
+
+def test_each_workload_gets_a_least_privilege_pod_identity(prod):
+    associations = _all(prod, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    aws_placements = [p.inputs for p in _all(prod, "tensorfleet:fleet:WorkloadPlacement") if p.inputs["cloud"] == "aws"]
+    assert {(a.inputs["serviceAccount"], a.inputs["clusterName"].split("-cluster")[0]) for a in associations} == {
+        (p["workload"], f"aws-{p['region']}") for p in aws_placements
+    }
+    tenants = {w.name: w.inputs["tenant"] for w in _all(prod, "tensorfleet:fleet:Workload")}
+    assert all(a.inputs["namespace"] == tenants[a.inputs["serviceAccount"]] for a in associations)
+    for policy in [r for r in _all(prod, "aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-artifacts")]:
+        statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+        workload = policy.name.split("-", 4)[-1].removesuffix("-artifacts")
+        assert statements["ReadOwnArtifacts"]["Action"] == "s3:GetObject"
+        assert statements["ReadOwnArtifacts"]["Resource"].endswith(f"/{workload}/*")
+        assert statements["DecryptArtifacts"]["Action"] == "kms:Decrypt"
+        assert "*" not in json.dumps([s["Action"] for s in statements.values()])
