@@ -92,6 +92,16 @@ def _aws_fleet(
         return providers[region]
 
     tenants = {w.profile.name: w.profile.tenant for w in plan.workloads}
+    depends: list[pulumi.Resource] = []
+    if settings.create_autoscaling_service_linked_role:
+        # IAM is global: one role, created before any key policy names it.
+        depends.append(
+            aws.iam.ServiceLinkedRole(
+                "aws-autoscaling-service-role",
+                aws_service_name="autoscaling.amazonaws.com",
+                opts=pulumi.ResourceOptions(provider=provider(settings.home_region)),
+            )
+        )
     clusters: dict[str, Any] = {}
     kubeconfigs: dict[str, Any] = {}
     fleets: dict[str, AwsRegionFleet] = {}
@@ -104,7 +114,9 @@ def _aws_fleet(
                 account_id=settings.account_id,
                 stack=environment,
                 zone_ids=catalog.zones[f"aws:{region}"][:6],
-                node_groups=tuple(_node_group(row, tenants[row.workload]) for row in rows),
+                node_groups=tuple(
+                    _node_group(row, tenants[row.workload], settings.capacity_blocks.get(region, {})) for row in rows
+                ),
                 production=config.production,
                 kubernetes_version=settings.kubernetes_version,
                 vpc_cidr=settings.vpc_cidr,
@@ -115,7 +127,7 @@ def _aws_fleet(
                 if existing is None
                 else ExistingNetwork(vpc_id=existing.vpc_id, private_subnet_ids=dict(existing.private_subnet_ids)),
             ),
-            pulumi.ResourceOptions(providers={"aws": provider(region)}),
+            pulumi.ResourceOptions(providers={"aws": provider(region)}, depends_on=depends),
         )
         fleets[region] = fleet
         clusters[f"aws:{region}"] = {
@@ -128,7 +140,7 @@ def _aws_fleet(
             "nodeGroups": fleet.node_group_names,
         }
         kubeconfigs[f"aws:{region}"] = fleet.kubeconfig
-    _aws_budgets(plan, environment, config, settings, fleets, provider)
+    _aws_budgets(plan, environment, config, settings, fleets, provider, depends)
     return clusters, kubeconfigs
 
 
@@ -139,9 +151,10 @@ def _aws_budgets(
     settings: AwsConfig,
     fleets: dict[str, AwsRegionFleet],
     provider: Any,
+    depends: list[pulumi.Resource],
 ) -> None:
     home = settings.home_region
-    options = pulumi.ResourceOptions(providers={"aws": provider(home)})
+    options = pulumi.ResourceOptions(providers={"aws": provider(home)}, depends_on=depends)
     if home in fleets:
         key_arn: pulumi.Input[str] = fleets[home].key_arn
     else:
@@ -180,9 +193,10 @@ def _require_aws(config: StackConfig) -> AwsConfig:
     return config.aws
 
 
-def _node_group(row: StagePlacement, tenant: str) -> NodeGroupSpec:
+def _node_group(row: StagePlacement, tenant: str, capacity_blocks: dict[str, str]) -> NodeGroupSpec:
     choice = row.choice
     offering = choice.option.offering
+    block = capacity_blocks.get(offering.instance_type) if choice.option.capacity == "on-demand" else None
     return NodeGroupSpec(
         workload=row.workload,
         stage=choice.stage,
@@ -194,6 +208,7 @@ def _node_group(row: StagePlacement, tenant: str) -> NodeGroupSpec:
         nodes_min=choice.nodes_min,
         nodes_desired=choice.nodes_desired,
         nodes_max=choice.nodes_max,
+        capacity_reservation_id=block,
     )
 
 

@@ -53,6 +53,8 @@ class Registration:
     inputs: dict[str, Any]
     """Wire-form (camelCase) inputs, secrets still wrapped as the engine sees them."""
     protect: bool = False
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource was registered as depending on."""
 
 
 @dataclass
@@ -99,6 +101,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                 provider=request.provider or None,
                 inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
                 protect=bool(request.protect),
+                dependencies=tuple(request.dependencies),
             )
         )
         return response

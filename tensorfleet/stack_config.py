@@ -67,6 +67,14 @@ class AwsConfig(_Model):
     """IAM principals given cluster admin through EKS access entries."""
     existing_networks: dict[str, ExistingNetworkConfig] = Field(default_factory=dict)
     """Bring-your-own VPC per region code; tensorfleet creates no network there."""
+    capacity_blocks: dict[str, dict[str, Annotated[str, Field(pattern=r"^cr-[0-9a-f]+$")]]] = Field(
+        default_factory=dict
+    )
+    """Capacity Blocks for ML you bought: region -> instance type -> reservation ID. On-demand
+    placements of that type in that region launch into the block. Default: none."""
+    create_autoscaling_service_linked_role: bool = False
+    """Create AWSServiceRoleForAutoScaling first. The region keys' policies name it, and KMS rejects
+    a policy naming a role that does not exist yet: turn this on in a fresh account. Default: off."""
 
 
 class StackConfig(_Model):

@@ -39,7 +39,10 @@ class RegionKey(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=DELETION_WINDOW_DAYS,
             policy=json.dumps(key_policy(args.account_id)),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.production),
+            # Children do not inherit depends_on: roles the policy names must exist before the key.
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.production, depends_on=opts.depends_on if opts else None
+            ),
         )
         aws.kms.Alias(
             f"{name}-alias",

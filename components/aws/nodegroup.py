@@ -52,6 +52,10 @@ class AcceleratorNodeGroupArgs:
     nodes_max: int
     workload: str
     tenant: str
+    capacity_reservation_id: str | None = None
+    """An EC2 Capacity Block for ML reserved for these nodes (``cr-...``). When set, nodes launch into
+    it (EKS capacity type ``CAPACITY_BLOCK``); the reservation's own dates bound when they run.
+    Default: none."""
     disk_size_gib: int = 200
     """Root volume (gp3) size: container images of model servers are large. Default: 200 GiB."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -67,6 +71,7 @@ class AcceleratorNodeGroup(pulumi.ComponentResource):
         super().__init__("tensorfleet:aws:AcceleratorNodeGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags, "workload": args.workload, "tenant": args.tenant}
+        block = args.capacity_reservation_id
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             block_device_mappings=[
@@ -84,6 +89,17 @@ class AcceleratorNodeGroup(pulumi.ComponentResource):
             # IMDSv2 only; hop limit 2 so that pods on the node can still reach it through the node.
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
+            ),
+            # A Capacity Block for ML, when one is reserved for these nodes.
+            instance_market_options=None
+            if block is None
+            else aws.ec2.LaunchTemplateInstanceMarketOptionsArgs(market_type="capacity-block"),
+            capacity_reservation_specification=None
+            if block is None
+            else aws.ec2.LaunchTemplateCapacityReservationSpecificationArgs(
+                capacity_reservation_target=aws.ec2.LaunchTemplateCapacityReservationSpecificationCapacityReservationTargetArgs(
+                    capacity_reservation_id=block
+                )
             ),
             tag_specifications=[
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
@@ -104,7 +120,7 @@ class AcceleratorNodeGroup(pulumi.ComponentResource):
             subnet_ids=args.subnet_ids,
             instance_types=[args.instance_type],
             ami_type=ami_type(args.accelerator, args.instance_type),
-            capacity_type=capacity_type(args.capacity),
+            capacity_type="CAPACITY_BLOCK" if block else capacity_type(args.capacity),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=args.nodes_min, desired_size=args.nodes_desired, max_size=args.nodes_max
             ),
@@ -134,6 +150,8 @@ def _validate(args: AcceleratorNodeGroupArgs) -> None:
         )
     if args.capacity not in ("on-demand", "spot"):
         problems.append({"property_path": "capacity", "reason": f"must be on-demand or spot, got {args.capacity!r}"})
+    if args.capacity_reservation_id and args.capacity != "on-demand":
+        problems.append({"property_path": "capacity_reservation_id", "reason": "a capacity block is not spot capacity"})
     if not args.subnet_ids:
         problems.append({"property_path": "subnet_ids", "reason": "no subnet in a zone that offers the instance type"})
     if problems:

@@ -33,6 +33,8 @@ class NodeGroupSpec:
     nodes_min: int
     nodes_desired: int
     nodes_max: int
+    capacity_reservation_id: str | None = None
+    """A Capacity Block for ML to launch into. Default: none."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,12 +83,14 @@ class AwsRegionFleet(pulumi.ComponentResource):
     def __init__(self, name: str, args: AwsRegionFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tensorfleet:aws:RegionFleet", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # The key's policy may name roles that must exist first (the caller's depends_on).
+        key_opts = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
         key = RegionKey(
             f"{name}-key",
             RegionKeyArgs(
                 account_id=args.account_id, alias=f"tensorfleet-{args.stack}-{args.region}", production=args.production
             ),
-            child,
+            key_opts,
         )
         if args.existing_network is not None:
             subnets: dict[str, pulumi.Input[str]] = dict(args.existing_network.private_subnet_ids)
@@ -131,6 +135,7 @@ class AwsRegionFleet(pulumi.ComponentResource):
                     nodes_max=spec.nodes_max,
                     workload=spec.workload,
                     tenant=spec.tenant,
+                    capacity_reservation_id=spec.capacity_reservation_id,
                     tags=args.tags,
                 ),
                 child,

@@ -294,3 +294,35 @@ def test_each_workload_gets_a_least_privilege_pod_identity(prod):
         assert statements["ReadOwnArtifacts"]["Resource"].endswith(f"/{workload}/*")
         assert statements["DecryptArtifacts"]["Action"] == "kms:Decrypt"
         assert "*" not in json.dumps([s["Action"] for s in statements.values()])
+
+
+def test_capacity_blocks_and_the_autoscaling_role_when_configured(prod):
+    placement = next(p.inputs for p in _all(prod, "tensorfleet:fleet:WorkloadPlacement")
+                     if p.inputs["cloud"] == "aws" and p.inputs["capacityType"] == "on-demand")  # fmt: skip
+    region, instance_type = placement["region"], placement["instanceType"]
+    settings = {
+        "account_id": ACCOUNT,
+        "nat_per_zone": True,
+        "admin_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/platform-admin"],
+        "capacity_blocks": {region: {instance_type: "cr-0123456789abcdef0"}},
+        "create_autoscaling_service_linked_role": True,
+    }
+    run = run_stack("prod", aws=settings)
+    blocked = [g for g in _all(run, "aws:eks/nodeGroup:NodeGroup")
+               if g.name.startswith(f"aws-{region}-") and g.inputs["instanceTypes"] == [instance_type]]  # fmt: skip
+    assert blocked and all(g.inputs["capacityType"] == "CAPACITY_BLOCK" for g in blocked)
+    assert "CAPACITY_BLOCK" in _botocore_enum("eks", "CapacityTypes")
+    templates = [t for t in _all(run, "aws:ec2/launchTemplate:LaunchTemplate") if t.name.startswith(f"aws-{region}-")]
+    reserved = [t for t in templates if "capacityReservationSpecification" in t.inputs]
+    assert reserved and all(
+        t.inputs["capacityReservationSpecification"]["capacityReservationTarget"]["capacityReservationId"]
+        == "cr-0123456789abcdef0"
+        and t.inputs["instanceMarketOptions"]["marketType"] in _botocore_enum("ec2", "MarketType")
+        for t in reserved
+    )
+    (role,) = _all(run, "aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    assert role.inputs["awsServiceName"] == "autoscaling.amazonaws.com"
+    # KMS rejects a key policy naming a role that does not exist yet: every key waits for it.
+    keys = _all(run, "aws:kms/key:Key")
+    assert keys and all(role.urn in key.dependencies for key in keys)
+    assert not _all(prod, "aws:iam/serviceLinkedRole:ServiceLinkedRole")  # off by default
