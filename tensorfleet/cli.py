@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--md", type=Path, default=Path("plan.md"), help="where to write plan.md")
     plan.add_argument("--objective", choices=("cost", "carbon", "balanced"), help="override tensorfleet:objective")
     plan.add_argument("--compare", type=Path, help="a base plan.json to compare against in plan.md")
+    plan.add_argument(
+        "--policy-config",
+        type=Path,
+        help="policy-pack config JSON (as for pulumi --policy-pack-config); the stack ceiling defaults to "
+        "tensorfleet:budgetMonthlyUsd",
+    )
     plan.set_defaults(handler=_plan)
 
     preflight = commands.add_parser(
@@ -66,14 +72,21 @@ def _plan(args: argparse.Namespace) -> int:
     from tensorfleet.report import render_markdown, render_table
 
     base = _read_base(args.compare) if args.compare else None
-    plan = _offline_plan(args.stack, args.objective)
-    markdown = render_markdown(plan, base, policies_evaluated=False)  # the policy pack is not wired in yet
+    overrides = _read_json_object(args.policy_config, "policy config") if args.policy_config else {}
+    plan = _offline_plan(args.stack, args.objective, policy_overrides=overrides)
+    markdown = render_markdown(plan, base)
     try:
         write_all_or_nothing({args.json: json.dumps(plan, indent=2) + "\n", args.md: markdown})
     except OSError as exc:
         raise CliError(f"cannot write the plan: {exc}") from None
     print(render_table(plan))
     print(f"\nwrote {args.json} and {args.md}")
+    from tensorfleet.policy_run import is_blocking
+
+    if is_blocking(plan["policy_results"]):
+        mandatory = [r for r in plan["policy_results"] if r["enforcement"] == "mandatory"]
+        print(f"\n{len(mandatory)} mandatory policy violation(s): the plan does not pass", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -125,11 +138,12 @@ def _refresh(args: argparse.Namespace, client: Any = None) -> int:
     return 0
 
 
-def _offline_plan(stack: str, objective: str | None) -> dict[str, Any]:
-    """Runs the stack's program under the mock engine and returns its plan document."""
+def _offline_plan(stack: str, objective: str | None, policy_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Runs the stack's program under the mock engine and its policy pack over it; returns the plan."""
     import pulumi
 
     from tensorfleet.engine import StackConfigError, read_stack_config, run_program
+    from tensorfleet.policy_run import evaluate
     from tensorfleet.report import build_plan
     from tensorfleet.stack_config import CONFIG_KEYS
 
@@ -149,7 +163,31 @@ def _offline_plan(stack: str, objective: str | None) -> dict[str, Any]:
         run = run_program(stack, config, secret_keys)
     except pulumi.RunError as exc:
         raise CliError(str(exc)) from None
-    return build_plan(stack, run)
+    return build_plan(stack, run, evaluate(run, _policy_config(config, policy_overrides or {})))
+
+
+def _policy_config(config: dict[str, str], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The pack's config: the stack budget as the cost ceiling, then whatever the file sets."""
+    merged: dict[str, Any] = {}
+    budget = config.get("tensorfleet:budgetMonthlyUsd")
+    if budget is not None:
+        merged["cost-ceiling"] = {"stackMonthlyUsd": float(budget)}
+    for policy, settings in overrides.items():
+        merged[policy] = {
+            **merged.get(policy, {}),
+            **(settings if isinstance(settings, dict) else {"enforcementLevel": settings}),
+        }
+    return merged
+
+
+def _read_json_object(path: Path, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CliError(f"{path}: cannot read the {what}: {exc}") from None
+    if not isinstance(value, dict):
+        raise CliError(f"{path}: the {what} must be a JSON object of policy name to settings")
+    return value
 
 
 def _place(args: argparse.Namespace) -> int:

@@ -41,6 +41,7 @@ def compose_fleet(plan: FleetPlan, environment: str, config: StackConfig, catalo
             monthly_usd=0.0,
             monthly_kgco2=0.0,
             gateway_only=True,
+            hipaa=profile.compliance.hipaa,
         )
         Workload(profile.name, args)
         workloads[profile.name] = _workload_output(args, profile.owner)
@@ -246,6 +247,8 @@ def _workload_args(plan: WorkloadPlan) -> WorkloadArgs:
         monthly_usd=plan.monthly_usd,
         monthly_kgco2=plan.monthly_kgco2,
         placements=placements,
+        hipaa=profile.compliance.hipaa,
+        max_gco2_per_kwh=profile.carbon.max_gco2_per_kwh,
     )
 
 

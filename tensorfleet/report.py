@@ -146,30 +146,25 @@ def render_table(plan: Mapping[str, Any]) -> str:
         lines.append(f"served through the gateway only (no accelerators): {', '.join(gateway)}")
     lines.append(
         f"stack {plan['stack']}: ${totals['monthly_usd']:,.0f}/month, {_kg(totals['monthly_kgco2'])} kgCO2/month, "
-        f"{totals['resources']} resources"
+        f"{totals['resources']} resources, {len(plan['policy_results'])} policy result(s)"
     )
     return "\n".join(lines)
 
 
-def render_markdown(
-    plan: Mapping[str, Any], base: Mapping[str, Any] | None = None, policies_evaluated: bool = True
-) -> str:
-    """A pull-request comment: policy violations first, then totals (and the change), then placements.
-
-    ``policies_evaluated=False`` says plainly that no policy pack ran, rather than "no violations".
-    """
+def render_markdown(plan: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> str:
+    """A pull-request comment: policy violations first, then totals (and the change), then placements."""
     out = [f"## tensorfleet plan: `{plan['stack']}`", ""]
     violations = plan["policy_results"]
-    if not policies_evaluated:
-        out += ["Policy pack: not evaluated by this plan.", ""]
-    elif violations:
+    if violations:
         out += [
             f"### Policy violations ({len(violations)})",
             "",
             "| policy | enforcement | resource | message |",
             "|---|---|---|---|",
         ]
-        out += [f"| {v['policy']} | {v['enforcement']} | `{v['urn']}` | {_cell(v['message'])} |" for v in violations]
+        out += [
+            f"| {v['policy']} | {v['enforcement']} | {_where(v['urn'])} | {_cell(v['message'])} |" for v in violations
+        ]
         out.append("")
     else:
         out += ["No policy violations.", ""]
@@ -247,6 +242,11 @@ def _change(now: float | None, before: float | None, unit: str) -> str:
     delta = now - before
     pct = f" ({delta / before:+.1%})" if before else ""
     return (f"{'+' if delta >= 0 else '-'}${abs(delta):,.0f}" if unit == "$" else f"{delta:+,.0f} kgCO2") + pct
+
+
+def _where(urn: str | None) -> str:
+    """A violation's resource for the table; stack-wide violations have none."""
+    return f"`{urn}`" if urn else "(stack)"
 
 
 def _cell(text: str) -> str:

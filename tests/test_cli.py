@@ -38,7 +38,8 @@ def test_plan_writes_a_contract_valid_plan_for_every_environment(tmp_path, capsy
     assert f"stack {stack}: $" in printed and "instance type" in printed
     markdown = out_md.read_text()
     assert markdown.startswith(f"## tensorfleet plan: `{stack}`")
-    assert "Policy pack: not evaluated by this plan." in markdown and "| workload | cloud | region |" in markdown
+    assert "No policy violations." in markdown and "| workload | cloud | region |" in markdown
+    assert plan["policy_results"] == []
 
 
 def test_inputs_are_wire_form_camel_case(tmp_path):
@@ -167,3 +168,26 @@ def test_markdown_puts_policy_violations_first():
     markdown = render_markdown(plan)
     assert markdown.index("### Policy violations (1)") < markdown.index("### Totals")
     assert "| cost-ceiling | mandatory | `urn:pulumi:x` | a\\|b |" in markdown
+
+
+def test_a_mandatory_violation_fails_the_plan_but_writes_the_report(tmp_path, capsys):
+    ceiling = tmp_path / "policy.json"
+    ceiling.write_text('{"cost-ceiling": {"stackMonthlyUsd": 1}}')
+    code, out_json, out_md = _plan(tmp_path, "--stack", "dev", "--policy-config", str(ceiling))
+    assert code == 1
+    assert "mandatory policy violation(s): the plan does not pass" in capsys.readouterr().err
+    plan = json.loads(out_json.read_text())
+    jsonschema.validate(plan, SCHEMA)
+    (violation,) = [r for r in plan["policy_results"] if r["policy"] == "cost-ceiling"]
+    assert violation["enforcement"] == "mandatory"
+    markdown = out_md.read_text()
+    assert markdown.index("### Policy violations") < markdown.index("### Totals")
+    assert "| cost-ceiling | mandatory | (stack) |" in markdown
+
+
+def test_a_bad_policy_config_is_reported(tmp_path, capsys):
+    bad = tmp_path / "policy.json"
+    bad.write_text("[1, 2]")
+    code, out_json, _ = _plan(tmp_path, "--stack", "dev", "--policy-config", str(bad))
+    assert code == 2 and not out_json.exists()
+    assert "the policy config must be a JSON object" in capsys.readouterr().err

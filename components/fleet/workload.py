@@ -31,6 +31,11 @@ class WorkloadArgs:
     """Estimated monthly emissions, kgCO2; None where a chip's power is unknown."""
     gateway_only: bool = False
     """True when all traffic goes to external providers through the gateway."""
+    hipaa: bool = False
+    """Protected health information: every resource in the workload's regions must be encrypted
+    with customer-managed keys, TLS only, private (the hipaa-encryption policy checks it)."""
+    max_gco2_per_kwh: float | None = None
+    """The workload's grid-carbon cap (the carbon-aware-region policy checks it). Default: none."""
     placements: tuple[WorkloadPlacementArgs, ...] = ()
     """One entry per stage and region; each becomes a child WorkloadPlacement."""
 
@@ -112,6 +117,8 @@ def workload_inputs(args: WorkloadArgs) -> dict[str, Any]:
         "monthlyUsd": round(args.monthly_usd, 2),
         "monthlyKgco2": None if args.monthly_kgco2 is None else round(args.monthly_kgco2, 3),
         "gatewayOnly": args.gateway_only,
+        "hipaa": args.hipaa,
+        "maxGco2PerKwh": args.max_gco2_per_kwh,
     }
 
 

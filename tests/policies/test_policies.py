@@ -1,0 +1,188 @@
+"""The policy pack's rules run offline over real program runs: compliant, non-compliant, not
+applicable and missing-property cases for each policy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from tensorfleet.engine import ProgramRun, read_stack_config, run_program
+from tensorfleet.policy_run import evaluate, is_blocking
+from tests.conftest import ENVIRONMENTS
+
+IMAGING_ON_AWS = {
+    "profile": "workloads/examples/diagnostic-imaging.yaml",
+    "overrides": {"placement": {"clouds": ["aws"]}},
+}
+
+
+def _run(stack: str, **changes) -> ProgramRun:
+    config, secret_keys = read_stack_config(stack)
+    config.update({f"tensorfleet:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in changes.items()})
+    return run_program(stack, config, secret_keys)
+
+
+def _by(results, policy):
+    return [r for r in results if r["policy"] == policy]
+
+
+def _plan_total(run: ProgramRun) -> float:
+    return sum(r.inputs["monthlyUsd"] for r in run.registrations if r.type == "tensorfleet:fleet:WorkloadPlacement")
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return _run("prod")
+
+
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
+def test_example_environments_are_compliant(stack):
+    config, _ = read_stack_config(stack)
+    results = evaluate(
+        _run(stack), {"cost-ceiling": {"stackMonthlyUsd": float(config["tensorfleet:budgetMonthlyUsd"])}}
+    )
+    assert results == []
+
+
+# --- cost-ceiling ---------------------------------------------------------------------------
+
+
+def test_cost_ceiling_prices_the_stack_like_the_planner(prod):
+    total = _plan_total(prod)
+    assert _by(evaluate(prod, {"cost-ceiling": {"stackMonthlyUsd": total + 1}}), "cost-ceiling") == []
+    (violation,) = _by(evaluate(prod, {"cost-ceiling": {"stackMonthlyUsd": total - 100}}), "cost-ceiling")
+    assert violation["enforcement"] == "mandatory" and violation["urn"] is None
+    assert f"estimated accelerator spend ${total:,.0f}/month exceeds the stack ceiling" in violation["message"]
+    assert "by $100; top contributors:" in violation["message"]
+
+
+def test_cost_ceiling_per_workload_names_the_largest_pool(prod):
+    (violation,) = _by(
+        evaluate(prod, {"cost-ceiling": {"workloadMonthlyUsd": {"chat-assistant": 100}}}), "cost-ceiling"
+    )
+    assert violation["message"].startswith("workload 'chat-assistant' would spend $")
+    assert "over its $100 budget" in violation["message"]
+    assert "chat-assistant-main" in violation["urn"]
+
+
+def test_cost_ceiling_is_not_applicable_without_accelerators():
+    assert evaluate(ProgramRun(), {"cost-ceiling": {"stackMonthlyUsd": 1}}) == []
+
+
+def test_cost_ceiling_skips_a_pool_without_instance_types(prod):
+    stripped = replace(
+        prod,
+        registrations=[
+            replace(r, inputs={k: v for k, v in r.inputs.items() if k != "instanceTypes"})
+            if r.type == "aws:eks/nodeGroup:NodeGroup"
+            else r
+            for r in prod.registrations
+        ],
+    )
+    aws_spend = sum(
+        r.inputs["monthlyUsd"]
+        for r in prod.registrations
+        if r.type == "tensorfleet:fleet:WorkloadPlacement" and r.inputs["cloud"] == "aws"
+    )
+    total = _plan_total(prod)
+    ceiling = total - aws_spend + 1  # what is left once the AWS pools say nothing
+    assert _by(evaluate(stripped, {"cost-ceiling": {"stackMonthlyUsd": ceiling}}), "cost-ceiling") == []
+
+
+# --- carbon-aware-region --------------------------------------------------------------------
+
+
+def test_carbon_cap_flags_dirty_regions_and_suggests_the_greenest(prod):
+    violations = _by(evaluate(prod, {"carbon-aware-region": {"maxGco2PerKwh": 100}}), "carbon-aware-region")
+    assert violations and all(v["enforcement"] == "advisory" for v in violations)
+    assert any(
+        "above the cap of 100" in v["message"] and "Greenest aws region offering" in v["message"] for v in violations
+    )
+
+
+def _flagged_workloads(results) -> set[str]:
+    return {
+        v["message"].split("workload '")[1].split("'")[0]
+        for v in _by(results, "carbon-aware-region")
+        if "workload '" in v["message"]
+    }
+
+
+def test_carbon_exemptions(prod):
+    cap = {"maxGco2PerKwh": 100}
+    assert "content-moderation" in _flagged_workloads(evaluate(prod, {"carbon-aware-region": cap}))
+    exempt = {"carbon-aware-region": {**cap, "exemptWorkloads": ["content-moderation", "chat-assistant"]}}
+    assert not _flagged_workloads(evaluate(prod, exempt)) & {"content-moderation", "chat-assistant"}
+
+
+def test_carbon_policy_can_be_disabled_by_config(prod):
+    config = {"carbon-aware-region": {"maxGco2PerKwh": 1, "enforcementLevel": "disabled"}}
+    assert _by(evaluate(prod, config), "carbon-aware-region") == []
+
+
+def test_enforcement_can_be_raised_by_config(prod):
+    config = {"carbon-aware-region": {"maxGco2PerKwh": 100, "enforcementLevel": "mandatory"}}
+    results = evaluate(prod, config)
+    assert _by(results, "carbon-aware-region") and is_blocking(results)
+
+
+# --- hipaa-encryption -----------------------------------------------------------------------
+
+
+def test_hipaa_workload_on_a_public_dev_cluster_is_a_mandatory_violation():
+    run = _run("dev", workloads=[IMAGING_ON_AWS])
+    violations = _by(evaluate(run), "hipaa-encryption")
+    assert violations and all(v["enforcement"] == "mandatory" for v in violations)
+    assert any("its API endpoint is public" in v["message"] for v in violations)
+    assert all("serves HIPAA workloads (diagnostic-imaging)" in v["message"] for v in violations)
+
+
+def test_hipaa_workload_in_prod_defaults_is_compliant():
+    run = _run("prod", workloads=[IMAGING_ON_AWS])
+    assert any(r.type == "aws:eks/nodeGroup:NodeGroup" for r in run.registrations)
+    assert _by(evaluate(run), "hipaa-encryption") == []
+
+
+def test_hipaa_is_not_applicable_without_hipaa_workloads(prod):
+    assert _by(evaluate(prod), "hipaa-encryption") == []
+
+
+def test_hipaa_missing_encryption_config_is_a_violation():
+    run = _run("prod", workloads=[IMAGING_ON_AWS])
+    stripped = replace(
+        run,
+        registrations=[
+            replace(r, inputs={k: v for k, v in r.inputs.items() if k != "encryptionConfig"})
+            if r.type == "aws:eks/cluster:Cluster"
+            else r
+            for r in run.registrations
+        ],
+    )
+    messages = [v["message"] for v in _by(evaluate(stripped), "hipaa-encryption")]
+    assert any("secrets are not envelope-encrypted" in m for m in messages)
+
+
+# --- hygiene --------------------------------------------------------------------------------
+
+
+def test_provider_without_cost_centre_tag_is_flagged(prod):
+    untagged = replace(
+        prod,
+        registrations=[
+            replace(r, inputs={**r.inputs, "defaultTags": json.dumps({"tags": {"environment": "prod"}})})
+            if r.type == "pulumi:providers:aws"
+            else r
+            for r in prod.registrations
+        ],
+    )
+    violations = _by(evaluate(untagged), "cost-allocation-tags")
+    assert violations and all("does not default-tag ['cost-centre']" in v["message"] for v in violations)
+
+
+def test_accelerators_without_a_budget_alarm_are_flagged(prod):
+    no_budgets = replace(prod, registrations=[r for r in prod.registrations if r.type != "aws:budgets/budget:Budget"])
+    (violation,) = _by(evaluate(no_budgets), "budget-alarm-required")
+    assert "has no budget alarm" in violation["message"]
+    assert _by(evaluate(prod), "budget-alarm-required") == []
