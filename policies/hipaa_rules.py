@@ -9,6 +9,7 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
     Severity,
@@ -25,6 +26,7 @@ Check = Callable[[PolicyResource, list[PolicyResource]], list[str]]
 def validate_hipaa_encryption(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     """Checks every resource in the regions of HIPAA workloads; each problem names resource, value and fix."""
     hipaa = {name for name, props in fleet_facts.workloads(args.resources).items() if props.get("hipaa")}
+    hipaa |= set(args.get_config().get("additionalWorkloads") or [])
     if not hipaa:
         args.not_applicable("no HIPAA workload in this stack")
     regions = {p.region for p in fleet_facts.pools(args.resources) if p.workload in hipaa}
@@ -119,6 +121,15 @@ hipaa_encryption = StackValidationPolicy(
     description="Regions running HIPAA workloads use customer-managed keys, TLS only, private endpoints, audit logs.",
     validate=validate_hipaa_encryption,
     enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "additionalWorkloads": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Workloads to hold to HIPAA rules besides those whose profile sets compliance.hipaa.",
+            }
+        }
+    ),
     severity=Severity.CRITICAL,
     remediation_steps="Keep the tensorfleet components' defaults (they satisfy every check); if a value was "
     "overridden, restore the key, TLS-only policy, private endpoint or audit logs it names.",

@@ -6,6 +6,7 @@ import json
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -26,16 +27,17 @@ BUDGET_TYPES = ("aws:budgets/budget:Budget",)
 
 def validate_cost_allocation_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """Accelerator pools carry workload and tenant tags; providers default-tag environment and cost centre."""
+    config = args.get_config()
     if args.resource_type in fleet_facts.ACCELERATOR_POOL_TYPES:
         tags = known(args.props, "tags") or {}
-        missing = [t for t in REQUIRED_RESOURCE_TAGS if not tags.get(t)]
+        missing = [t for t in config.get("resourceTags", REQUIRED_RESOURCE_TAGS) if not tags.get(t)]
         if missing:
             report_violation(f"accelerator pool '{args.name}' lacks the cost-allocation tag(s) {missing}; "
                              f"its spend cannot be attributed (tags: {sorted(tags)})")  # fmt: skip
     elif args.resource_type == "pulumi:providers:aws":
         raw = known(args.props, "defaultTags")
         tags = (json.loads(raw) if isinstance(raw, str) else raw or {}).get("tags") or {}
-        missing = [t for t in REQUIRED_PROVIDER_TAGS if not tags.get(t)]
+        missing = [t for t in config.get("providerTags", REQUIRED_PROVIDER_TAGS) if not tags.get(t)]
         if missing:
             report_violation(f"provider '{args.name}' does not default-tag {missing}; resources it creates "
                              "cannot be filtered in budgets and cost reports")  # fmt: skip
@@ -56,6 +58,22 @@ cost_allocation_tags = ResourceValidationPolicy(
     description="Accelerator pools carry workload and tenant tags; providers default-tag environment and cost centre.",
     validate=validate_cost_allocation_tags,
     enforcement_level=EnforcementLevel.ADVISORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "resourceTags": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": list(REQUIRED_RESOURCE_TAGS),
+                "description": "Tags every accelerator pool carries.",
+            },
+            "providerTags": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": list(REQUIRED_PROVIDER_TAGS),
+                "description": "Default tags every AWS provider sets.",
+            },
+        }
+    ),
     severity=Severity.LOW,
     remediation_steps="Create pools through tensorfleet components, or add the named tags.",
 )
@@ -65,6 +83,7 @@ budget_alarm_required = StackValidationPolicy(
     description="A stack with accelerator capacity has at least one budget alarm.",
     validate=validate_budget_alarm_required,
     enforcement_level=EnforcementLevel.ADVISORY,
+    config_schema=PolicyConfigSchema(properties={}),  # only the enforcement level is configurable
     severity=Severity.MEDIUM,
     remediation_steps="Set budgets in the workload profiles and tensorfleet:budgetMonthlyUsd; "
     "the fleet creates the alarms.",

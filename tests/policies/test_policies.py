@@ -186,3 +186,23 @@ def test_accelerators_without_a_budget_alarm_are_flagged(prod):
     (violation,) = _by(evaluate(no_budgets), "budget-alarm-required")
     assert "has no budget alarm" in violation["message"]
     assert _by(evaluate(prod), "budget-alarm-required") == []
+
+
+def test_every_policy_has_a_config_schema():
+    from tensorfleet.policy_run import _pack
+
+    assert all(policy.config_schema is not None for policy in _pack()[0])
+
+
+def test_hipaa_rules_can_cover_more_workloads_by_config():
+    run = _run("dev")  # no HIPAA workload, and a public dev endpoint
+    assert _by(evaluate(run), "hipaa-encryption") == []
+    config = {"hipaa-encryption": {"additionalWorkloads": ["recommendation-embeddings"]}}
+    violations = _by(evaluate(run, config), "hipaa-encryption")
+    assert any("its API endpoint is public" in v["message"] for v in violations)
+
+
+def test_required_tags_are_configurable(prod):
+    config = {"cost-allocation-tags": {"resourceTags": ["workload", "tenant", "owner"]}}
+    violations = _by(evaluate(prod, config), "cost-allocation-tags")
+    assert violations and all("lacks the cost-allocation tag(s) ['owner']" in v["message"] for v in violations)
