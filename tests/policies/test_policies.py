@@ -28,6 +28,18 @@ def _by(results, policy):
     return [r for r in results if r["policy"] == policy]
 
 
+def _edited(run: ProgramRun, type_: str, edit) -> ProgramRun:
+    """The run with ``edit(inputs) -> inputs`` applied to every registration of ``type_``."""
+    return replace(
+        run,
+        registrations=[replace(r, inputs=edit(dict(r.inputs))) if r.type == type_ else r for r in run.registrations],
+    )
+
+
+def _without(key: str):
+    return lambda inputs: {k: v for k, v in inputs.items() if k != key}
+
+
 def _plan_total(run: ProgramRun) -> float:
     return sum(r.inputs["monthlyUsd"] for r in run.registrations if r.type == "tensorfleet:fleet:WorkloadPlacement")
 
@@ -72,15 +84,7 @@ def test_cost_ceiling_is_not_applicable_without_accelerators():
 
 
 def test_cost_ceiling_skips_a_pool_without_instance_types(prod):
-    stripped = replace(
-        prod,
-        registrations=[
-            replace(r, inputs={k: v for k, v in r.inputs.items() if k != "instanceTypes"})
-            if r.type == "aws:eks/nodeGroup:NodeGroup"
-            else r
-            for r in prod.registrations
-        ],
-    )
+    stripped = _edited(prod, "aws:eks/nodeGroup:NodeGroup", _without("instanceTypes"))
     aws_spend = sum(
         r.inputs["monthlyUsd"]
         for r in prod.registrations
@@ -151,15 +155,7 @@ def test_hipaa_is_not_applicable_without_hipaa_workloads(prod):
 
 def test_hipaa_missing_encryption_config_is_a_violation():
     run = _run("prod", workloads=[IMAGING_ON_AWS])
-    stripped = replace(
-        run,
-        registrations=[
-            replace(r, inputs={k: v for k, v in r.inputs.items() if k != "encryptionConfig"})
-            if r.type == "aws:eks/cluster:Cluster"
-            else r
-            for r in run.registrations
-        ],
-    )
+    stripped = _edited(run, "aws:eks/cluster:Cluster", _without("encryptionConfig"))
     messages = [v["message"] for v in _by(evaluate(stripped), "hipaa-encryption")]
     assert any("secrets are not envelope-encrypted" in m for m in messages)
 
@@ -168,14 +164,10 @@ def test_hipaa_missing_encryption_config_is_a_violation():
 
 
 def test_provider_without_cost_centre_tag_is_flagged(prod):
-    untagged = replace(
+    untagged = _edited(
         prod,
-        registrations=[
-            replace(r, inputs={**r.inputs, "defaultTags": json.dumps({"tags": {"environment": "prod"}})})
-            if r.type == "pulumi:providers:aws"
-            else r
-            for r in prod.registrations
-        ],
+        "pulumi:providers:aws",
+        lambda inputs: {**inputs, "defaultTags": json.dumps({"tags": {"environment": "prod"}})},
     )
     violations = _by(evaluate(untagged), "cost-allocation-tags")
     assert violations and all("does not default-tag ['cost-centre']" in v["message"] for v in violations)
