@@ -34,8 +34,9 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
 from regions.catalog import Catalog, Region
-from regions.columns import Column, StageChoice, build_columns, eligible_regions
+from regions.columns import Column, StageChoice, build_columns
 from regions.geo import great_circle_km
+from regions.options import eligible_regions
 from regions.settings import PlacementSettings
 from workloads.profiles import WorkloadProfile
 
