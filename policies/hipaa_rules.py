@@ -18,7 +18,7 @@ from pulumi_policy import (
 )
 
 import fleet_facts
-from props import get, json_document, known, present
+from props import UNKNOWN, json_document, known, present
 
 Check = Callable[[PolicyResource, list[PolicyResource]], list[str]]
 
@@ -45,31 +45,43 @@ def validate_hipaa_encryption(args: StackValidationArgs, report_violation: Repor
 
 
 def _key(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
-    return [] if get(resource.props, "enableKeyRotation") is True else ["its key rotation is off (enableKeyRotation)"]
+    rotation = known(resource.props, "enableKeyRotation")
+    return [] if rotation in (True, UNKNOWN) else ["its key rotation is off (enableKeyRotation)"]
 
 
 def _cluster(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
     props = resource.props
     problems = []
-    configs = get(props, "encryptionConfig")
-    configs = configs if isinstance(configs, list) else [configs] if configs else []
-    if not any(
-        present(c, "provider", "keyArn") and "secrets" in (known(c, "resources") or ["secrets"]) for c in configs
-    ):
-        problems.append("its secrets are not envelope-encrypted with a customer-managed key (encryptionConfig)")
-    if known(props, "vpcConfig", "endpointPublicAccess") is not False:
+    configs = known(props, "encryptionConfig")
+    if configs is not UNKNOWN:
+        configs = configs if isinstance(configs, list) else [configs] if configs else []
+        if not any(present(c, "provider", "keyArn") and _covers_secrets(c) for c in configs):
+            problems.append("its secrets are not envelope-encrypted with a customer-managed key (encryptionConfig)")
+    public = known(props, "vpcConfig", "endpointPublicAccess")
+    if public is not UNKNOWN and public is not False:
         problems.append("its API endpoint is public (vpcConfig.endpointPublicAccess must be false)")
-    logs = known(props, "enabledClusterLogTypes") or []
-    if "audit" not in logs:
-        problems.append(f"audit logs are off (enabledClusterLogTypes is {sorted(logs)})")
+    logs = known(props, "enabledClusterLogTypes")
+    if logs is not UNKNOWN and "audit" not in (logs or []):
+        problems.append(f"audit logs are off (enabledClusterLogTypes is {sorted(logs or [])})")
     return problems
 
 
+def _covers_secrets(config: Mapping[str, Any]) -> bool:
+    resources = known(config, "resources")
+    return resources is UNKNOWN or "secrets" in (resources or [])
+
+
 def _launch_template(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
+    mappings = known(resource.props, "blockDeviceMappings")
+    if mappings is UNKNOWN:
+        return []
     problems = []
-    for mapping in known(resource.props, "blockDeviceMappings") or [{}]:
-        ebs = get(mapping, "ebs") or {}
-        if str(known(ebs, "encrypted")).lower() != "true" or not present(ebs, "kmsKeyId"):
+    for mapping in mappings or [{}]:
+        ebs = known(mapping, "ebs")
+        if ebs is UNKNOWN:
+            continue
+        encrypted = known(ebs or {}, "encrypted")
+        if (encrypted is not UNKNOWN and str(encrypted).lower() != "true") or not present(ebs or {}, "kmsKeyId"):
             problems.append("a node volume is not encrypted with a customer-managed key (ebs.encrypted, ebs.kmsKeyId)")
     return problems
 
@@ -81,8 +93,10 @@ def _bucket(resource: PolicyResource, family: list[PolicyResource]) -> list[str]
     problems = []
     if not any(_kms_default(r.props) for r in sse):
         problems.append("it has no default SSE-KMS encryption with a customer-managed key")
-    documents = [json_document(known(r.props, "policy")) for r in policies]
-    if not policies or (all(d is not None for d in documents) and not any(_denies_plain_http(d) for d in documents)):
+    documents = [known(r.props, "policy") for r in policies]
+    if any(d is UNKNOWN for d in documents):
+        return problems  # the policy text is known only after deployment: checked at `pulumi up`
+    if not any(_denies_plain_http(json_document(d)) for d in documents):
         problems.append("its policy does not deny requests without TLS (aws:SecureTransport false)")
     return problems
 
@@ -92,9 +106,15 @@ def _topic(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
 
 
 def _kms_default(props: Mapping[str, Any]) -> bool:
-    for rule in known(props, "rules") or []:
-        default = get(rule, "applyServerSideEncryptionByDefault") or {}
-        if known(default, "sseAlgorithm") == "aws:kms" and present(default, "kmsMasterKeyId"):
+    rules = known(props, "rules")
+    if rules is UNKNOWN:
+        return True  # known only after deployment: checked at `pulumi up`
+    for rule in rules or []:
+        default = known(rule, "applyServerSideEncryptionByDefault")
+        if default is UNKNOWN:
+            return True
+        algorithm = known(default or {}, "sseAlgorithm")
+        if algorithm in ("aws:kms", UNKNOWN) and present(default or {}, "kmsMasterKeyId"):
             return True
     return False
 

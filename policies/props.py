@@ -28,12 +28,18 @@ def present(props: Mapping[str, Any], *path: str | int) -> bool:
         return True
 
 
+UNKNOWN = object()
+"""What :func:`known` returns for a value known only after deployment."""
+
+
 def known(props: Mapping[str, Any], *path: str | int) -> Any:
-    """The value, or None while it is unknown during preview (a check that needs it waits for the update)."""
+    """The value, or :data:`UNKNOWN` during preview, so that one check can wait for the update while the
+    others in the same stack policy still run. Resource policies use :func:`get` and let the
+    analyzer report the whole rule as not runnable in preview."""
     try:
         return get(props, *path)
     except UnknownValueError:
-        return None
+        return UNKNOWN
 
 
 def json_document(value: Any) -> dict[str, Any] | None:

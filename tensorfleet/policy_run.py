@@ -53,16 +53,24 @@ def evaluate(run: ProgramRun, config: Mapping[str, Mapping[str, Any]] | None = N
         def report(message: str, urn: str | None = None, *, name: str = policy.name, at: str = level.value) -> None:
             results.append({"policy": name, "enforcement": at, "urn": urn, "message": message})
 
-        try:
-            if isinstance(policy, ResourceValidationPolicy):
-                for resource in resources:
-                    args = ResourceValidationArgs(resource.resource_type, resource.props, resource.urn, resource.name,
-                                                  resource.opts, resource.provider, settings)  # fmt: skip
+        def preview_note(exc: UnknownValueError, urn: str | None, *, name: str = policy.name) -> None:
+            # As the analyzer does: a rule that needs a value known only after deployment is advisory.
+            results.append({"policy": name, "enforcement": EnforcementLevel.ADVISORY.value, "urn": urn,
+                            "message": f"can't run policy '{name}' during preview: {exc}"})  # fmt: skip
+
+        if isinstance(policy, ResourceValidationPolicy):
+            for resource in resources:  # each resource on its own, as Analyze is called per resource
+                args = ResourceValidationArgs(resource.resource_type, resource.props, resource.urn, resource.name,
+                                              resource.opts, resource.provider, settings)  # fmt: skip
+                try:
                     _run(policy.validate, args, lambda m, u=None, r=resource.urn: report(m, r))
-            else:
+                except UnknownValueError as exc:
+                    preview_note(exc, resource.urn)
+        else:
+            try:
                 _run(policy.validate, StackValidationArgs(resources, settings), report)
-        except UnknownValueError as exc:
-            report(f"can't run policy '{policy.name}' during preview: {exc}", at=EnforcementLevel.ADVISORY.value)
+            except UnknownValueError as exc:
+                preview_note(exc, None)
     return results
 
 

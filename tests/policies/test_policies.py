@@ -198,3 +198,37 @@ def test_required_tags_are_configurable(prod):
     config = {"cost-allocation-tags": {"resourceTags": ["workload", "tenant", "owner"]}}
     violations = _by(evaluate(prod, config), "cost-allocation-tags")
     assert violations and all("lacks the cost-allocation tag(s) ['owner']" in v["message"] for v in violations)
+
+
+def test_an_unknown_value_on_one_resource_does_not_hide_the_others(prod):
+    from pulumi.output import Unknown
+
+    providers = [r for r in prod.registrations if r.type == "pulumi:providers:aws"]
+    first, second = providers[0], providers[1]
+    edited = replace(
+        prod,
+        registrations=[
+            replace(r, inputs={**r.inputs, "defaultTags": Unknown()})
+            if r.urn == first.urn
+            else replace(r, inputs={**r.inputs, "defaultTags": json.dumps({"tags": {}})})
+            if r.urn == second.urn
+            else r
+            for r in prod.registrations
+        ],
+    )
+    results = _by(evaluate(edited), "cost-allocation-tags")
+    assert {r["urn"] for r in results} == {first.urn, second.urn}
+    (note,) = [r for r in results if r["urn"] == first.urn]
+    assert note["enforcement"] == "advisory" and note["message"].startswith("can't run policy 'cost-allocation-tags'")
+    (violation,) = [r for r in results if r["urn"] == second.urn]
+    assert "does not default-tag" in violation["message"]
+
+
+def test_hipaa_bucket_policy_unknown_in_preview_waits_and_a_known_bad_one_fails():
+    run = _run("prod", workloads=[IMAGING_ON_AWS])  # echo mocks: the policy text depends on the bucket ARN
+    assert _by(evaluate(run), "hipaa-encryption") == []
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+    allow_all = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    edited = _edited(run, "aws:s3/bucketPolicy:BucketPolicy", lambda inputs: {**inputs, "policy": allow_all})
+    messages = [v["message"] for v in _by(evaluate(edited), "hipaa-encryption")]
+    assert messages and all("does not deny requests without TLS" in m for m in messages)
