@@ -113,54 +113,91 @@ def option_table(
     exclude_accelerator: str | None = None,
 ) -> OptionTable:
     """The stage's options in each region after every filter that does not depend on traffic."""
-    capacities: list[CapacityType] = []
-    if profile.capacity.on_demand:
-        capacities.append("on-demand")
-    if profile.capacity.spot:
-        capacities.append("spot")
-    exclude_unknown_carbon = carbon_counts(profile, settings)
-    points_by_key: dict[tuple[str, int], list[int]] = {}
+    index = _shape_index(catalog, tuple(sorted(settings.assumed_power_watts.items())), settings.power_utilisation)
+    # The candidate shapes, region by region in the order of ``regions``.
+    spans = [index.spans.get(region.key, (0, 0)) for region in regions]
+    selected = np.concatenate([np.arange(a, b) for a, b in spans]) if spans else np.zeros(0, dtype=np.int64)
+    position = np.repeat(np.arange(len(regions)), [b - a for a, b in spans]) if spans else selected
+    keep = np.ones(selected.size, dtype=bool)
+    if not profile.capacity.on_demand:
+        keep &= index.spot[selected]
+    if not profile.capacity.spot:
+        keep &= ~index.spot[selected]
+    if carbon_counts(profile, settings):
+        keep &= ~np.isnan(index.kg[selected])
+    if exclude_accelerator is not None:
+        keep &= index.accelerator[selected] != exclude_accelerator
+    selected, position = selected[keep], position[keep]
+    # Operating points depend only on the (accelerator, count) shape: computed once per key.
     points: list[OperatingPoint] = []
-    shapes: list[tuple[Offering, CapacityType, float, float | None]] = []
-    shape_rows: list[int] = []
-    point_rows: list[int] = []
-    starts = [0]
-    priced = priced_shapes(catalog, settings.assumed_power_watts, settings.power_utilisation)
-    for region in regions:
-        for priced_shape in priced.get(region.key, ()):
-            offering, capacity, _, kg = priced_shape
-            accelerator = offering.accelerator
-            if capacity not in capacities or accelerator == exclude_accelerator:
-                continue
-            if kg is None and exclude_unknown_carbon:
-                continue
-            key = (accelerator, offering.accelerator_count)
-            if key not in points_by_key:
-                found = _points(stage, profile, catalog, accelerator, offering.accelerator_count, settings)
-                points_by_key[key] = list(range(len(points), len(points) + len(found)))
-                points.extend(found)
-            if not points_by_key[key]:
-                continue
-            shapes.append(priced_shape)
-            shape_rows.extend([len(shapes) - 1] * len(points_by_key[key]))
-            point_rows.extend(points_by_key[key])
-        starts.append(len(shape_rows))
-    shape = np.array(shape_rows, dtype=np.int64)
-    point = np.array(point_rows, dtype=np.int64)
-    shape_price = np.array([s[2] for s in shapes] or [0.0]) * HOURS_PER_MONTH
-    shape_kg = np.array([np.nan if s[3] is None else s[3] for s in shapes] or [0.0])
+    first = np.zeros(len(index.keys), dtype=np.int64)
+    count = np.zeros(len(index.keys), dtype=np.int64)
+    for key_id in np.unique(index.key[selected]).tolist():
+        accelerator, accelerators = index.keys[key_id]
+        found = _points(stage, profile, catalog, accelerator, accelerators, settings)
+        first[key_id], count[key_id] = len(points), len(found)
+        points.extend(found)
+    per_shape = count[index.key[selected]]
+    shape = np.repeat(selected, per_shape)
+    offset = np.arange(shape.size) - np.repeat(np.cumsum(per_shape) - per_shape, per_shape)
+    point = np.repeat(first[index.key[selected]], per_shape) + offset
+    rows_per_region = np.bincount(np.repeat(position, per_shape), minlength=len(regions))
+    service = np.array([p.service_ms for p in points] or [0.0])
+    replica_rps = np.array([p.replica_rps for p in points] or [0.0])
+    per_node = np.array([p.replicas_per_node for p in points] or [1], dtype=np.int64)
     return OptionTable(
         stage=stage,
-        shapes=shapes,
+        shapes=index.shapes,
         points=points,
         shape=shape,
         point=point,
-        starts=np.array(starts, dtype=np.int64),
-        price_month=shape_price[shape] if shape.size else np.zeros(0),
-        kg_node=shape_kg[shape] if shape.size else np.zeros(0),
-        service=np.array([points[i].service_ms for i in point_rows]),
-        replica_rps=np.array([points[i].replica_rps for i in point_rows]),
-        per_node=np.array([points[i].replicas_per_node for i in point_rows], dtype=np.int64),
+        starts=np.concatenate(([0], np.cumsum(rows_per_region))).astype(np.int64),
+        price_month=index.hourly[shape] * HOURS_PER_MONTH,
+        kg_node=index.kg[shape],
+        service=service[point],
+        replica_rps=replica_rps[point],
+        per_node=per_node[point],
+    )
+
+
+@dataclass(frozen=True)
+class _ShapeIndex:
+    """Every priced shape of the catalog as arrays, grouped by region (``spans``)."""
+
+    shapes: list[tuple[Offering, CapacityType, float, float | None]]
+    spans: dict[str, tuple[int, int]]
+    """Region key -> [first, last) shape positions."""
+    spot: np.ndarray
+    hourly: np.ndarray
+    kg: np.ndarray
+    """kgCO2 per node-month; NaN where unknown."""
+    key: np.ndarray
+    """Index into ``keys`` of each shape's (accelerator, count)."""
+    keys: list[tuple[str, int]]
+    accelerator: np.ndarray
+
+
+@functools.lru_cache(maxsize=8)
+def _shape_index(
+    catalog: Catalog, assumed_power_watts: tuple[tuple[str, float], ...], power_utilisation: float
+) -> _ShapeIndex:
+    priced = priced_shapes(catalog, dict(assumed_power_watts), power_utilisation)
+    shapes: list[tuple[Offering, CapacityType, float, float | None]] = []
+    spans: dict[str, tuple[int, int]] = {}
+    for region_key, region_shapes in priced.items():
+        spans[region_key] = (len(shapes), len(shapes) + len(region_shapes))
+        shapes.extend(region_shapes)
+    keys = sorted({(offering.accelerator, offering.accelerator_count) for offering, *_ in shapes})
+    key_ids = {key: i for i, key in enumerate(keys)}
+    return _ShapeIndex(
+        shapes=shapes,
+        spans=spans,
+        spot=np.array([capacity == "spot" for _, capacity, _, _ in shapes], dtype=bool),
+        hourly=np.array([hourly for _, _, hourly, _ in shapes]),
+        kg=np.array([np.nan if kg is None else kg for _, _, _, kg in shapes]),
+        key=np.array([key_ids[(o.accelerator, o.accelerator_count)] for o, *_ in shapes], dtype=np.int64),
+        keys=keys,
+        accelerator=np.array([o.accelerator for o, *_ in shapes], dtype=object),
     )
 
 
