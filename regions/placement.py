@@ -197,6 +197,8 @@ def _solve(problems: Sequence[WorkloadProblem], stack_budget: float | None) -> l
     columns = [c for p in problems for c in p.columns]
     if not columns:
         return None
+    if len(problems) == 1 and stack_budget is None and _single_column(problems[0]):
+        return _best_single_column(problems[0])
     offsets = np.cumsum([0] + [len(p.columns) for p in problems])
     rows, lower, upper = _constraints(problems, offsets, stack_budget)
     goals = [np.array([c.objective for c in columns])]
@@ -216,6 +218,23 @@ def _solve(problems: Sequence[WorkloadProblem], stack_budget: float | None) -> l
         upper.append(best + max(1e-6, 1e-9 * abs(best)))  # keep the optimum, up to float noise
     assert x is not None  # goals is never empty
     return [[columns[i] for i in range(offsets[k], offsets[k + 1]) if x[i] > 0.5] for k in range(len(problems))]
+
+
+def _single_column(problem: WorkloadProblem) -> bool:
+    """One geography and ``min_regions`` 1: with costs non-negative, an optimal plan is one column."""
+    return len(problem.profile.placement.users) == 1 and problem.profile.placement.min_regions == 1
+
+
+def _best_single_column(problem: WorkloadProblem) -> list[list[Column]] | None:
+    """The MILP's answer by exhaustive search over single columns: same goals, same order."""
+    (user,) = problem.profile.placement.users
+    budget = problem.profile.budget.monthly_usd
+    feasible = [c for c in problem.columns if user.name in c.served and c.monthly_usd <= budget]
+    if not feasible:
+        return None
+    carbon = problem.settings.objective == "carbon"
+    best = min(feasible, key=lambda c: (c.objective, c.monthly_usd if carbon else 0.0, c.weighted_rtt_ms))
+    return [[best]]
 
 
 def _constraints(
