@@ -22,7 +22,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from regions import placement
 from regions.catalog import load_catalog
-from tensorfleet.engine import ProgramRun, Registration, read_stack_config, run_program
+from tensorfleet.engine import EchoMocks, ProgramRun, Registration, read_stack_config, run_program
 
 
 def _replay(reg: Registration, made: dict[str, pulumi.Resource]) -> pulumi.Resource:
@@ -38,15 +38,7 @@ def _replay(reg: Registration, made: dict[str, pulumi.Resource]) -> pulumi.Resou
 
 def floor(stack: str, recorded: ProgramRun) -> None:
     """Registers ``recorded``'s resources directly, in the same order, under the mock engine."""
-
-    class Echo(mocks.Mocks):
-        def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
-            return f"{args.name}-id", dict(args.inputs)
-
-        def call(self, args: mocks.MockCallArgs) -> dict:  # type: ignore[override]
-            return {}
-
-    monitor = mocks.MockMonitor(Echo())
+    monitor = mocks.MockMonitor(EchoMocks())
     mocks.set_mocks(monitor.mocks, project="tensorfleet", stack=stack, preview=True, monitor=monitor)
     settings.set_root_resource(None)  # type: ignore[arg-type]
 

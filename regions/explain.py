@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from regions.columns import Column, StageChoice, build_columns
 from regions.placement import StagePlacement, WorkloadPlan
 
-__all__ = ["Explanation", "explain"]
+__all__ = ["explain"]
 
 
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    """The reason for one placement row, in words and in figures."""
-
-    text: str
-    runner_up_accelerator: str | None
-    """Best plan for the same region and users on another accelerator, with its monthly USD."""
-    runner_up_region: str | None
-    """Best region not in the plan that could serve the same users, with its monthly USD."""
-
-
-def explain(plan: WorkloadPlan) -> dict[tuple[str, str], Explanation]:
-    """Explanations keyed by (region key, stage name), one per row of the plan."""
+def explain(plan: WorkloadPlan) -> dict[tuple[str, str], str]:
+    """The reason for each row of the plan, keyed by (region key, stage name): why this region and
+    offering, and what the runner-up accelerator and region would cost."""
     used = {c.region.key for c in plan.columns}
-    result: dict[tuple[str, str], Explanation] = {}
+    result: dict[tuple[str, str], str] = {}
     for column in plan.columns:
         region_alt = _runner_up_region(plan, column, used)
         for choice in column.choices:
             row = next(r for r in plan.rows if r.region.key == column.region.key and r.choice.stage == choice.stage)
             accel_alt = _runner_up_accelerator(plan, column, choice)
-            result[(column.region.key, choice.stage)] = Explanation(
-                text="; ".join(
-                    part for part in (_why_region(plan, row), _why_offering(plan, row), accel_alt, region_alt) if part
-                ),
-                runner_up_accelerator=accel_alt,
-                runner_up_region=region_alt,
-            )
+            parts = (_why_region(plan, row), _why_offering(plan, row), accel_alt, region_alt)
+            result[(column.region.key, choice.stage)] = "; ".join(part for part in parts if part)
     return result
 
 

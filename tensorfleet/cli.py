@@ -216,7 +216,7 @@ def _place(args: argparse.Namespace) -> int:
                 f"  {c.stage:<10} {row.region.key:<28} {offering.instance_type:<26} {offering.accelerator_count}x "
                 f"{offering.accelerator:<8} {c.option.capacity:<9} nodes {c.nodes_min}/{c.nodes_desired}/{c.nodes_max}"
             )
-            print(f"      {reasons[(row.region.key, c.stage)].text}")
+            print(f"      {reasons[(row.region.key, c.stage)]}")
     for profile in fleet.gateway_only:
         print(f"{profile.name}: served through the gateway only ({', '.join(profile.model.provider_models)})")  # type: ignore[union-attr]
     print(f"\ntotal: ${fleet.monthly_usd:,.0f}/month, {_kg(fleet.monthly_kgco2)} kgCO2/month ({args.objective})")

@@ -235,7 +235,7 @@ def _workload_args(plan: WorkloadPlan) -> WorkloadArgs:
             monthly_usd=row.choice.monthly_usd,
             grid_gco2_per_kwh=row.region.grid_gco2_per_kwh,
             monthly_kgco2=row.choice.monthly_kgco2,
-            reason=reasons[(row.region.key, row.choice.stage)].text,
+            reason=reasons[(row.region.key, row.choice.stage)],
         )
         for row in plan.rows
     )

@@ -28,7 +28,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from tensorfleet.engine import PROJECT_ROOT, ProgramRun, Registration
 
-__all__ = ["POLICIES_DIR", "evaluate", "is_blocking"]
+__all__ = ["POLICIES_DIR", "engine_form", "evaluate", "is_blocking"]
 
 POLICIES_DIR = PROJECT_ROOT / "policies"
 _LEVELS = {level.value: level for level in EnforcementLevel}
@@ -95,21 +95,22 @@ def _pack() -> tuple[list[Any], EnforcementLevel]:
     return pack_policies.POLICIES, pack_policies.DEFAULT_ENFORCEMENT
 
 
-def _wire(value: Any) -> Any:
-    """Registration inputs as the analyzer receives them: secrets revealed, unknowns as the engine's sentinel."""
-    if rpc.is_rpc_secret(value):
-        return _wire(rpc.unwrap_rpc_secret(value))
+def engine_form(value: Any, reveal_secrets: bool = True) -> Any:
+    """Registration inputs in the engine's wire form: unknowns as the engine's sentinel; secrets
+    revealed (as the policy SDK hands them to rules) or kept in their envelope (as sent over gRPC)."""
+    if reveal_secrets and rpc.is_rpc_secret(value):
+        return engine_form(rpc.unwrap_rpc_secret(value), reveal_secrets)
     if isinstance(value, Unknown):
         return UNKNOWN_STRING_VALUE
     if isinstance(value, Mapping):
-        return {k: _wire(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_wire(v) for v in value]
+        return {k: engine_form(v, reveal_secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [engine_form(v, reveal_secrets) for v in value]
     return value
 
 
 def _provider(reg: Registration) -> PolicyProviderResource:
-    return PolicyProviderResource(reg.type, unknown_checking_proxy(_wire(reg.inputs)), reg.urn, reg.name)
+    return PolicyProviderResource(reg.type, unknown_checking_proxy(engine_form(reg.inputs)), reg.urn, reg.name)
 
 
 def _resources(registrations: list[Registration], providers: dict[str, PolicyProviderResource]) -> list[PolicyResource]:
@@ -126,7 +127,7 @@ def _resources(registrations: list[Registration], providers: dict[str, PolicyPro
         )
         made[reg.urn] = PolicyResource(
             reg.type,
-            unknown_checking_proxy(_wire(reg.inputs)),
+            unknown_checking_proxy(engine_form(reg.inputs)),
             reg.urn,
             reg.name,
             options,

@@ -13,12 +13,10 @@ from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.output import Unknown
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from tensorfleet.engine import ProgramRun, Registration
-from tensorfleet.policy_run import POLICIES_DIR
+from tensorfleet.policy_run import POLICIES_DIR, engine_form
 
 STARTUP_SECONDS = 120
 
@@ -108,16 +106,5 @@ def _provider(providers: Mapping[str, Registration], reg: Registration) -> analy
 
 def _struct(inputs: Mapping[str, Any]) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
-    struct.update(_plain(inputs))
+    struct.update(engine_form(inputs, reveal_secrets=False))  # the engine sends secrets in their envelope
     return struct
-
-
-def _plain(value: Any) -> Any:
-    """Engine wire form: unknowns as the engine's sentinel; secrets keep their signature envelope."""
-    if isinstance(value, Unknown):
-        return UNKNOWN_STRING_VALUE
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value

@@ -32,9 +32,6 @@ __all__ = [
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=40)]
 """A DNS-1123 label: it becomes Pulumi logical names and Kubernetes namespaces."""
 
-CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-"""ISO 3166-1 alpha-2 country code, upper case (``US``, ``DE``)."""
-
 Fraction = Annotated[float, Field(gt=0, le=1)]
 
 CloudName = Literal["aws", "gcp", "azure"]
