@@ -6,22 +6,26 @@ are the snake_case field names of the models below.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from regions.catalog import CLOUDS, Catalog, Cloud
 from regions.geo import LatencyModel
 from regions.settings import Objective, PlacementSettings
 from regions.sizing import SizingAssumptions
 
-__all__ = ["CONFIG_KEYS", "StackConfig", "StackConfigInvalid", "parse_stack_config"]
+__all__ = ["CONFIG_KEYS", "SECRET_CAPABLE", "StackConfig", "StackConfigInvalid", "parse_stack_config"]
 
 Unit = Annotated[float, Field(gt=0, le=1)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    # Strict: a YAML `true` or `"40"` is not a number, `4711` is not a string; no NaN or infinity.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, allow_inf_nan=False, use_attribute_docstrings=True
+    )
 
 
 class WorkloadRef(_Model):
@@ -105,6 +109,16 @@ class StackConfig(_Model):
     )
     """Who receives budget alerts (each confirms the subscription by email). Default: nobody."""
 
+    _secret_fields: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def is_secret(self, field: str) -> bool:
+        """True when the stack marks this top-level field secret (``pulumi config set --secret``).
+
+        Every resource input derived from a secret field must be a Pulumi secret. Only the fields in
+        ``SECRET_CAPABLE`` can be secret: the others shape the plan, which reviewers read in clear.
+        """
+        return field in self._secret_fields
+
     def placement_settings(self, catalog: Catalog) -> PlacementSettings:
         """Placement settings with accelerator names canonicalised against the catalog."""
         clouds: tuple[Cloud, ...] = tuple(self.hipaa_clouds)
@@ -128,15 +142,28 @@ def _camel(name: str) -> str:
 CONFIG_KEYS: dict[str, str] = {_camel(name): name for name in StackConfig.model_fields}
 """Stack config key (camelCase, after ``tensorfleet:``) to StackConfig field."""
 
+SECRET_CAPABLE: frozenset[str] = frozenset({"cost_centre", "budget_alert_emails", "aws"})
+"""Fields whose values only flow into resource inputs, so they can be kept secret end to end."""
+
 
 class StackConfigInvalid(ValueError):
     """Stack configuration failed validation; ``str()`` names every key path and what was expected."""
 
 
-def parse_stack_config(values: dict[str, Any], source: str) -> StackConfig:
-    """Validates config values keyed by their camelCase config keys."""
+def parse_stack_config(values: dict[str, Any], source: str, secret_keys: Collection[str] = ()) -> StackConfig:
+    """Validates config values keyed by their camelCase config keys.
+
+    ``secret_keys`` are the camelCase keys the stack marks secret; see :meth:`StackConfig.is_secret`.
+    """
     unknown = sorted(set(values) - set(CONFIG_KEYS))
     problems = [f"tensorfleet:{key}: unknown key; known keys: {', '.join(sorted(CONFIG_KEYS))}" for key in unknown]
+    for key in sorted(set(secret_keys) & set(CONFIG_KEYS)):
+        if CONFIG_KEYS[key] not in SECRET_CAPABLE:
+            capable = ", ".join(f"tensorfleet:{_camel(f)}" for f in sorted(SECRET_CAPABLE))
+            problems.append(
+                f"tensorfleet:{key}: cannot be a secret: it shapes the plan, which reviewers read in clear "
+                f"(secrets are for {capable}); set it without --secret"
+            )
     try:
         parsed = StackConfig.model_validate({CONFIG_KEYS[k]: v for k, v in values.items() if k in CONFIG_KEYS})
     except ValidationError as exc:
@@ -148,4 +175,5 @@ def parse_stack_config(values: dict[str, Any], source: str) -> StackConfig:
         parsed = None
     if problems or parsed is None:
         raise StackConfigInvalid(f"{source}: invalid stack config\n" + "\n".join(f"  - {p}" for p in problems))
+    parsed._secret_fields = frozenset(CONFIG_KEYS[k] for k in secret_keys if k in CONFIG_KEYS)
     return parsed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -51,13 +52,16 @@ def parse_profile(data: Mapping[str, Any], source: str) -> WorkloadProfile:
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Returns ``base`` with ``override`` merged in; nested mappings merge, everything else replaces."""
-    merged = dict(base)
+    """Returns a new ``base`` with ``override`` merged in; nested mappings merge, everything else replaces.
+
+    Neither argument is modified, nor shares a mutable value with the result.
+    """
+    merged = copy.deepcopy(dict(base))
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             merged[key] = deep_merge(merged[key], value)
         else:
-            merged[key] = value
+            merged[key] = copy.deepcopy(value)
     return merged
 
 

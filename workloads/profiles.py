@@ -39,7 +39,10 @@ _ALL_CLOUDS: tuple[CloudName, ...] = ("aws", "gcp", "azure")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    # Strict: a YAML `true` or `"40"` is not a number, `4711` is not a string; no NaN or infinity.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, allow_inf_nan=False, use_attribute_docstrings=True
+    )
 
 
 class LlmModel(_Model):
