@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import yaml
@@ -57,5 +58,5 @@ def test_runtime_dependencies_cover_the_policy_pack():
     from importlib import metadata
 
     requirements = metadata.requires("tensorfleet") or []
-    runtime = {r.split(";")[0].split(">")[0].split("<")[0].split("=")[0].strip() for r in requirements if "extra" not in r}
+    runtime = {re.split(r"[<>=;\s]", r, maxsplit=1)[0] for r in requirements if "extra" not in r}
     assert "pulumi-policy" in runtime
