@@ -56,7 +56,7 @@ def fleet(n: int, seed: int = 7, clouds: list[str] | None = None) -> list[Worklo
             },
             "capacity": {"spot": rng.random() < 0.3},
             "budget": {"monthly_usd": 10_000_000},
-            "scaling": {"max_replicas": 100_000},
+            "scaling": {"max_replicas": 10_000},
         }
         data = deep_merge(base, overrides)
         data["placement"]["users"] = users

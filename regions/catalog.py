@@ -10,6 +10,7 @@ import csv
 import difflib
 import functools
 import re
+import reprlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +26,9 @@ __all__ = [
     "Region",
     "UnknownName",
     "canonical_accelerator",
+    "did_you_mean",
     "load_catalog",
+    "quoted",
 ]
 
 Cloud = Literal["aws", "gcp", "azure"]
@@ -171,7 +174,7 @@ class Catalog:
         found = self.regions.get(f"{cloud}:{code}")
         if found is None:
             known = [r.code for r in self.regions.values() if r.cloud == cloud]
-            raise UnknownName(f"unknown {cloud} region {code!r}{_suggest(code, known)}")
+            raise UnknownName(f"unknown {cloud} region {quoted(code)}{did_you_mean(code, known)}")
         return found
 
     def spec(self, accelerator: str) -> AcceleratorSpec | None:
@@ -196,7 +199,7 @@ class Catalog:
         alias = {_fold(k): v for k, v in _SPEC_ALIASES.items()}.get(wanted)
         if alias:
             return alias
-        raise UnknownName(f"unknown accelerator {name!r}{_suggest(name, self.accelerator_names)}")
+        raise UnknownName(f"unknown accelerator {quoted(name)}{did_you_mean(name, self.accelerator_names)}")
 
 
 def canonical_accelerator(name: str) -> str:
@@ -407,6 +410,22 @@ def _fold(name: str) -> str:
     return re.sub(r"[\s_\-]", "", name).lower()
 
 
-def _suggest(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
-    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring = 60
+_MAX_SUGGESTED_LENGTH = 100  # longer input is no typo of a name; comparing it would only cost time
+
+
+def quoted(value: str) -> str:
+    """``repr`` of a user-supplied name, shortened to about 60 characters so that messages stay bounded."""
+    return _QUOTE.repr(value)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'a', 'b'?"`` with up to three close matches (case-insensitive), or ``""``."""
+    if len(name) > _MAX_SUGGESTED_LENGTH:
+        return ""
+    by_fold: dict[str, str] = {}
+    for candidate in known:
+        by_fold.setdefault(candidate.casefold(), candidate)
+    close = difflib.get_close_matches(name.casefold(), list(by_fold), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(repr(by_fold[c]) for c in close)}?" if close else ""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from regions.columns import Column, StageChoice, build_columns
-from regions.placement import StagePlacement, WorkloadPlan
+from regions.milp import StagePlacement, WorkloadPlan
+from regions.residency import expand_residency
 
 __all__ = ["explain"]
 
@@ -33,10 +34,21 @@ def _why_region(plan: WorkloadPlan, row: StagePlacement) -> str:
         return (
             f"standby region for min_regions={plan.profile.placement.min_regions} "
             f"(nearest users {nearest:.0f} ms away, service {service:.0f} ms, p95 {slo:g} ms); {grid_text}"
+            f"{_residency(plan, row)}"
         )
     worst = max(rtt for _, rtt in row.served)
     users = ", ".join(f"{name} ({rtt:.0f} ms)" for name, rtt in row.served)
-    return f"serves {users}: RTT {worst:.0f} + service {service:.0f} <= {slo:g} ms p95; {grid_text}"
+    return (
+        f"serves {users}: RTT {worst:.0f} + service {service:.0f} <= {slo:g} ms p95; {grid_text}{_residency(plan, row)}"
+    )
+
+
+def _residency(plan: WorkloadPlan, row: StagePlacement) -> str:
+    """Where the region sits within the data residency, groups spelled out (``EU (27 countries: ...)``)."""
+    residency = expand_residency(plan.profile.compliance.data_residency)
+    if not residency:
+        return ""
+    return f"; in {row.region.country_code}, within data residency {residency.describe()}"
 
 
 def _why_offering(plan: WorkloadPlan, row: StagePlacement) -> str:

@@ -1,9 +1,12 @@
-"""Explains an infeasible placement: which constraint binds and the nearest relaxation that works.
+"""Diagnoses an infeasible placement: which constraint binds and the nearest relaxation that works.
 
-Each constraint family is relaxed alone, and the smallest relaxation that makes the workload
-feasible is searched for (a budget figure, a p95, a carbon cap, a region count...). Every
-relaxation that works on its own is reported; the first, in the order below (least intrusive
-first), is named the binding constraint.
+First the facts no other setting can change: a model too large for every accelerator of the
+catalog, or measured only on accelerators the catalog does not offer. Then each constraint family
+is relaxed alone, as far as a profile may go, and the smallest relaxation that makes the workload
+feasible is searched for (a budget figure, a p95, a carbon cap, a region count, the countries to
+add...). Every relaxation that works on its own is reported; the first, in the order of
+``_RELAXATIONS`` (least intrusive first), is the binding constraint. When none works alone, the
+diagnosis says so rather than blaming one.
 """
 
 from __future__ import annotations
@@ -12,47 +15,153 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from regions.catalog import CLOUDS
-from regions.placement import WorkloadProblem, build_problem, solve_workload
-from regions.settings import PlacementSettings
-from regions.sizing import BYTES_PER_PARAM, kv_cache_bytes_per_token
-from workloads.profiles import LlmModel, WorkloadProfile
+from regions.catalog import CLOUDS, Region
+from regions.diagnosis import Constraint, Diagnosis, Value
+from regions.milp import WorkloadPlan, WorkloadProblem, build_problem, solve_workload
+from regions.options import matches, power_watts
+from regions.residency import expand_residency
+from regions.settings import PlacementSettings, carbon_counts, cheapest_settings
+from regions.sizing import BYTES_PER_PARAM, kv_cache_bytes_per_token, replica_memory_bytes, sequence_bytes
+from workloads.profiles import (
+    MAX_LATENCY_MS,
+    MAX_MONTHLY_USD,
+    MAX_REPLICAS,
+    LlmModel,
+    MeasuredModel,
+    WorkloadProfile,
+)
 
 __all__ = ["diagnose_stack_budget", "diagnose_workload"]
 
-_MAX_P95_MS = 600_000.0  # ten minutes: beyond this no interactive SLO is meaningful
-_MAX_REPLICAS = 100_000
+_MAX_CARBON_CAP = 2000.0  # the profile's bound on carbon.max_gco2_per_kwh
+_LISTED = 4  # regions named in a fact before "and N more"
+_MIN_CONTEXT_TOKENS = 128  # the profile's lower bound on context_tokens
 
 
-def diagnose_workload(problem: WorkloadProblem) -> str:
-    """One message: the binding constraint and every single relaxation that would make it feasible."""
-    profile = problem.profile
-    found = [text for relax in _RELAXATIONS if (text := relax(problem)) is not None]
-    header = f"workload {profile.name!r} cannot be placed"
-    if found:
-        return f"{header}. Binding constraint: {found[0]}" + "".join(f"\n  - or: {text}" for text in found[1:])
-    return f"{header}: no single constraint is to blame. {_capacity_hint(problem)}"
+def diagnose_workload(problem: WorkloadProblem) -> tuple[Diagnosis, ...]:
+    """Why one workload cannot be placed: the binding constraint first, then every other single relaxation."""
+    structural = _model_fits_nowhere(problem)
+    if structural:
+        return structural
+    found = tuple(d for relax in _RELAXATIONS if (d := relax(problem)) is not None)
+    return found or (_combined(problem),)
 
 
-def diagnose_stack_budget(problems: Sequence[WorkloadProblem], budget_usd: float) -> str:
+def diagnose_stack_budget(problems: Sequence[WorkloadProblem], budget_usd: float) -> tuple[Diagnosis, ...]:
     """Stack budget below the cheapest plan that meets every workload's own constraints."""
     cheapest = []
     for problem in problems:
-        plan = solve_workload(
-            build_problem(problem.profile, problem.catalog, replace(problem.settings, objective="cost"))
-        )
+        plan = _solve(problem, settings=cheapest_settings(problem.profile, problem.settings))
         cheapest.append((problem.profile.name, plan.monthly_usd if plan else math.inf))
     total = sum(cost for _, cost in cheapest)
     top = ", ".join(f"{name} ${cost:,.0f}" for name, cost in sorted(cheapest, key=lambda x: -x[1])[:3])
     return (
-        f"stack budget ${budget_usd:,.0f}/month is below the cheapest plan that meets every workload's "
-        f"constraints, ${total:,.0f}/month (largest: {top}). Binding constraint: the stack budget; "
-        f"raise tensorfleet:budgetMonthlyUsd to at least ${math.ceil(total):,} or relax those workloads"
+        Diagnosis(
+            "stack_budget",
+            None,
+            "budget_monthly_usd",
+            budget_usd,
+            math.ceil(total),
+            f"is below the cheapest plan that meets every workload's constraints, ${total:,.0f}/month (largest: {top})",
+            f"raise it to at least ${math.ceil(total):,}/month or relax those workloads",
+            stack_wide=True,
+        ),
     )
 
 
-def _feasible(problem: WorkloadProblem, profile: WorkloadProfile, settings: PlacementSettings | None = None) -> bool:
-    return solve_workload(build_problem(profile, problem.catalog, settings or problem.settings)) is not None
+# --- structural facts -----------------------------------------------------------------------
+
+
+def _model_fits_nowhere(problem: WorkloadProblem) -> tuple[Diagnosis, ...]:
+    profile, catalog = problem.profile, problem.catalog
+    offered = {(o.accelerator, o.accelerator_count) for o in catalog.offerings}
+    found: list[Diagnosis] = []
+    for i, stage in enumerate(profile.stages):
+        prefix = "model." if profile.model is not None else f"cascade.{i}.model."
+        model = stage.model
+        if isinstance(model, LlmModel):
+            sizes = [
+                (replica_memory_bytes(spec, count, problem.settings.sizing), count, name)
+                for name, count in offered
+                if (spec := catalog.spec(name)) is not None
+            ]
+            largest = max(sizes, default=(0.0, 0, "none"))
+            if sequence_bytes(model, problem.settings.sizing) > largest[0]:
+                found.append(_too_large(problem, model, prefix, largest))
+        elif isinstance(model, MeasuredModel):
+            names = tuple(m.accelerator for m in model.throughput)
+            if not {name for name, _ in offered} & set(names):
+                found.append(
+                    _diagnosis(
+                        problem,
+                        "measured_accelerators",
+                        f"{prefix}throughput",
+                        names,
+                        None,
+                        "names no accelerator this catalog offers",
+                        "measure the model on an accelerator the catalog offers",
+                    )
+                )
+    return tuple(found)
+
+
+def _too_large(problem: WorkloadProblem, model: LlmModel, prefix: str, largest: tuple[float, int, str]) -> Diagnosis:
+    """The model exceeds the largest replica of the catalog: the nearest precision, context or size that fits."""
+    capacity, count, accelerator = largest
+    kv_per_token = kv_cache_bytes_per_token(model, problem.settings.sizing)
+    kv = kv_per_token * model.context_tokens
+    weights = model.params_billion * 1e9 * BYTES_PER_PARAM[model.precision]
+    fact = (
+        f"needs {weights / 1e9:,.0f} GB of weights plus {kv / 1e9:,.1f} GB of KV cache for one "
+        f"{model.context_tokens}-token context, and the largest replica in the catalog holds "
+        f"{capacity / 1e9:,.0f} GB ({count}x {accelerator})"
+    )
+    smaller = [
+        p
+        for p, size in BYTES_PER_PARAM.items()
+        if size < BYTES_PER_PARAM[model.precision] and model.params_billion * 1e9 * size + kv <= capacity
+    ]
+    if smaller:
+        precision = max(smaller, key=lambda p: BYTES_PER_PARAM[p])  # the least aggressive that fits
+        return _diagnosis(
+            problem,
+            "model_size",
+            f"{prefix}precision",
+            model.precision,
+            precision,
+            fact,
+            f"quantise to {precision}, or serve a smaller model",
+        )
+    context = math.floor((capacity - weights) / kv_per_token)
+    if context >= max(_MIN_CONTEXT_TOKENS, problem.profile.slo.tokens_in + problem.profile.slo.tokens_out):
+        return _diagnosis(
+            problem,
+            "model_size",
+            f"{prefix}context_tokens",
+            model.context_tokens,
+            context,
+            fact,
+            f"shorten it to at most {context:,} tokens, or serve a smaller model",
+        )
+    params = math.floor(max(0.0, capacity - kv) / BYTES_PER_PARAM[model.precision] / 1e8) / 10
+    return _diagnosis(
+        problem,
+        "model_size",
+        f"{prefix}params_billion",
+        model.params_billion,
+        params,
+        fact,
+        f"serve a model of at most {params:,.1f}B parameters",
+    )
+
+
+# --- relaxations ----------------------------------------------------------------------------
+
+
+def _solve(
+    problem: WorkloadProblem, profile: WorkloadProfile | None = None, settings: PlacementSettings | None = None
+) -> WorkloadPlan | None:
+    return solve_workload(build_problem(profile or problem.profile, problem.catalog, settings or problem.settings))
 
 
 def _update(profile: WorkloadProfile, section: str, **changes: object) -> WorkloadProfile:
@@ -60,156 +169,346 @@ def _update(profile: WorkloadProfile, section: str, **changes: object) -> Worklo
     return profile.model_copy(update={section: part.model_copy(update=changes)})
 
 
-def _relax_budget(problem: WorkloadProblem) -> str | None:
+def _diagnosis(
+    problem: WorkloadProblem,
+    constraint: Constraint,
+    setting: str,
+    current: Value,
+    nearest: Value,
+    what: str,
+    remedy: str,
+    stack_wide: bool = False,
+) -> Diagnosis:
+    return Diagnosis(constraint, problem.profile.name, setting, current, nearest, what, remedy, stack_wide)
+
+
+def _relax_budget(problem: WorkloadProblem) -> Diagnosis | None:
     profile = problem.profile
-    relaxed = _update(profile, "budget", monthly_usd=math.inf)
-    plan = solve_workload(build_problem(relaxed, problem.catalog, replace(problem.settings, objective="cost")))
+    relaxed = _update(profile, "budget", monthly_usd=MAX_MONTHLY_USD)
+    plan = _solve(problem, relaxed, cheapest_settings(profile, problem.settings))
     if plan is None:
         return None
-    return (
-        f"budget.monthly_usd = ${profile.budget.monthly_usd:,.0f} is below the cheapest feasible plan, "
-        f"${plan.monthly_usd:,.0f}; raise it to at least ${math.ceil(plan.monthly_usd):,}"
+    return _diagnosis(
+        problem,
+        "budget",
+        "budget.monthly_usd",
+        profile.budget.monthly_usd,
+        math.ceil(plan.monthly_usd),
+        f"is below the cheapest feasible plan, ${plan.monthly_usd:,.0f}/month",
+        f"raise it to at least ${math.ceil(plan.monthly_usd):,}/month",
     )
 
 
-def _relax_latency(problem: WorkloadProblem) -> str | None:
+def _relax_latency(problem: WorkloadProblem) -> Diagnosis | None:
     profile = problem.profile
     current = profile.slo.p95_latency_ms
 
     def ok(p95: float) -> bool:
-        return _feasible(problem, _update(profile, "slo", p95_latency_ms=p95))
+        return _solve(problem, _update(profile, "slo", p95_latency_ms=p95)) is not None
 
-    if not ok(_MAX_P95_MS):
+    if not ok(MAX_LATENCY_MS):
         return None
-    low, high = current, _MAX_P95_MS
+    low, high = current, MAX_LATENCY_MS
     while high - low > max(1.0, 0.01 * low):
         mid = (low + high) / 2
         low, high = (low, mid) if ok(mid) else (mid, high)
-    return f"slo.p95_latency_ms = {current:g} is unreachable; the nearest feasible p95 is about {math.ceil(high):,} ms"
+    nearest = math.ceil(high)
+    return _diagnosis(
+        problem,
+        "latency",
+        "slo.p95_latency_ms",
+        current,
+        nearest,
+        "is unreachable: no region and accelerator serve the users within it",
+        f"raise it to about {nearest:,} ms, the nearest feasible p95",
+    )
 
 
-def _relax_min_regions(problem: WorkloadProblem) -> str | None:
+def _relax_min_regions(problem: WorkloadProblem) -> Diagnosis | None:
     profile = problem.profile
     current = profile.placement.min_regions
     for regions in range(current - 1, 0, -1):
-        if _feasible(problem, _update(profile, "placement", min_regions=regions)):
-            return f"placement.min_regions = {current} cannot be met; at most {regions} region(s) qualify"
+        if _solve(problem, _update(profile, "placement", min_regions=regions)) is not None:
+            return _diagnosis(
+                problem,
+                "min_regions",
+                "placement.min_regions",
+                current,
+                regions,
+                f"cannot be met: at most {regions} region(s) qualify",
+                f"lower it to {regions}",
+            )
     return None
 
 
-def _relax_max_replicas(problem: WorkloadProblem) -> str | None:
+def _relax_max_replicas(problem: WorkloadProblem) -> Diagnosis | None:
     profile = problem.profile
     current = profile.scaling.max_replicas
 
     def ok(replicas: int) -> bool:
-        return _feasible(problem, _update(profile, "scaling", max_replicas=replicas))
+        return _solve(problem, _update(profile, "scaling", max_replicas=replicas)) is not None
 
-    if not ok(_MAX_REPLICAS):
+    if not ok(MAX_REPLICAS):
         return None
-    low, high = current, _MAX_REPLICAS
+    low, high = current, MAX_REPLICAS
     while high - low > 1:
         mid = (low + high) // 2
         low, high = (low, mid) if ok(mid) else (mid, high)
-    return f"scaling.max_replicas = {current} cannot absorb the peak; raise it to at least {high}"
+    return _diagnosis(
+        problem,
+        "max_replicas",
+        "scaling.max_replicas",
+        current,
+        high,
+        "cannot absorb the peak",
+        f"raise it to at least {high}",
+    )
 
 
-def _relax_carbon_cap(problem: WorkloadProblem) -> str | None:
+def _relax_carbon_cap(problem: WorkloadProblem) -> Diagnosis | None:
     profile = problem.profile
     cap = profile.carbon.max_gco2_per_kwh
     if cap is None:
         return None
     levels = sorted(
-        {
-            r.grid_gco2_per_kwh
-            for r in problem.catalog.regions.values()
-            if r.grid_gco2_per_kwh and r.grid_gco2_per_kwh > cap
-        }
+        {g for r in problem.catalog.regions.values() if (g := r.grid_gco2_per_kwh) and cap < g <= _MAX_CARBON_CAP}
     )
-    feasible = [lvl for lvl in levels if _feasible(problem, _update(profile, "carbon", max_gco2_per_kwh=lvl))][:1]
-    if not feasible:
+
+    def ok(level: float) -> bool:
+        return _solve(problem, _update(profile, "carbon", max_gco2_per_kwh=level)) is not None
+
+    if not levels or not ok(levels[-1]):
         return None
-    return (
-        f"carbon.max_gco2_per_kwh = {cap:g} excludes every workable region; the nearest feasible cap is {feasible[0]:g}"
+    low, high = -1, len(levels) - 1  # feasibility only grows with the cap: find the first feasible level
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if ok(levels[mid]) else (mid, high)
+    return _diagnosis(
+        problem,
+        "carbon_cap",
+        "carbon.max_gco2_per_kwh",
+        cap,
+        levels[high],
+        "excludes every workable region",
+        f"raise it to {levels[high]:g} gCO2/kWh, the nearest feasible cap",
     )
 
 
-def _relax_capacity(problem: WorkloadProblem) -> str | None:
+def _relax_capacity(problem: WorkloadProblem) -> Diagnosis | None:
     profile = problem.profile
     if profile.capacity.on_demand and profile.capacity.spot:
         return None
-    if not _feasible(problem, _update(profile, "capacity", on_demand=True, spot=True)):
+    if _solve(problem, _update(profile, "capacity", on_demand=True, spot=True)) is None:
         return None
     missing = "spot" if profile.capacity.on_demand else "on_demand"
-    return f"capacity.{missing} = false; allowing {missing} capacity makes it feasible"
-
-
-def _relax_region_lists(problem: WorkloadProblem) -> str | None:
-    profile = problem.profile
-    if not (profile.placement.allowed_regions or profile.placement.denied_regions):
-        return None
-    if not _feasible(problem, _update(profile, "placement", allowed_regions=[], denied_regions=[])):
-        return None
-    return "placement.allowed_regions / denied_regions leave no workable region; widen them"
-
-
-def _relax_clouds(problem: WorkloadProblem) -> str | None:
-    profile = problem.profile
-    if set(profile.placement.clouds) == set(CLOUDS):
-        return None
-    if not _feasible(problem, _update(profile, "placement", clouds=list(CLOUDS))):
-        return None
-    return f"placement.clouds = {profile.placement.clouds} is too narrow; allowing all clouds makes it feasible"
-
-
-def _relax_hipaa_clouds(problem: WorkloadProblem) -> str | None:
-    profile = problem.profile
-    if not profile.compliance.hipaa or set(problem.settings.hipaa_clouds) == set(CLOUDS):
-        return None
-    if not _feasible(problem, profile, replace(problem.settings, hipaa_clouds=CLOUDS)):
-        return None
-    return (
-        f"HIPAA workloads may only use {list(problem.settings.hipaa_clouds)} (tensorfleet:hipaaClouds); "
-        "another cloud under a business associate agreement would make it feasible"
+    return _diagnosis(
+        problem,
+        "capacity",
+        f"capacity.{missing}",
+        False,
+        True,
+        "leaves no offering that can serve it",
+        f"allow {missing.replace('_', '-')} capacity",
     )
 
 
-def _relax_residency(problem: WorkloadProblem) -> str | None:
-    profile = problem.profile
-    if not profile.compliance.data_residency or profile.compliance.hipaa:
-        return None  # residency of protected health information is not ours to relax
-    if not _feasible(problem, _update(profile, "compliance", data_residency=[])):
+def _relax_unknown_carbon(problem: WorkloadProblem) -> Diagnosis | None:
+    """Carbon counts, so options of unknown carbon are excluded; were they the only workable ones?"""
+    settings = problem.settings
+    if not carbon_counts(problem.profile, settings):
         return None
-    return f"compliance.data_residency = {profile.compliance.data_residency} leaves no workable region"
+    plan = _solve(problem, settings=replace(settings, objective="cost"))
+    if plan is None:
+        return None
+    chips = sorted(
+        {
+            accelerator
+            for row in plan.rows
+            if power_watts(
+                problem.catalog, accelerator := row.choice.option.offering.accelerator, settings.assumed_power_watts
+            )
+            is None
+        }
+    )
+    if chips:
+        return _diagnosis(
+            problem,
+            "unknown_carbon",
+            "assumed_power_watts",
+            tuple(sorted(settings.assumed_power_watts)),
+            tuple(chips),
+            f"has no power figure for {', '.join(chips)}, the only accelerators that can serve it, so their "
+            "carbon is unknown and carbon enters this decision",
+            f"state a power per chip for {', '.join(chips)}, or place with the cost objective",
+            stack_wide=True,
+        )
+    regions = sorted({row.region.key for row in plan.rows})
+    return _diagnosis(
+        problem,
+        "unknown_carbon",
+        "objective",
+        settings.objective,
+        "cost",
+        f"weighs carbon, but the only regions that can serve it ({', '.join(regions)}) have no grid-intensity figure",
+        "place with the cost objective, or without a carbon price",
+        stack_wide=True,
+    )
 
 
-_RELAXATIONS: tuple[Callable[[WorkloadProblem], str | None], ...] = (
+def _relax_allowed(problem: WorkloadProblem) -> Diagnosis | None:
+    profile = problem.profile
+    allowed = profile.placement.allowed_regions
+    if not allowed:
+        return None
+    plan = _solve(problem, _update(profile, "placement", allowed_regions=[]))
+    if plan is None:
+        return None
+    added = sorted({row.region.key for row in plan.rows if not matches(row.region, allowed)})
+    named = [r for r in problem.catalog.regions.values() if matches(r, allowed)]
+    return _diagnosis(
+        problem,
+        "allowed_regions",
+        "placement.allowed_regions",
+        tuple(allowed),
+        (*allowed, *added),
+        f"leaves no workable region: {_regions_fact(named)}",
+        f"add {', '.join(added)}",
+    )
+
+
+def _relax_denied(problem: WorkloadProblem) -> Diagnosis | None:
+    profile = problem.profile
+    denied = profile.placement.denied_regions
+    if not denied:
+        return None
+    plan = _solve(problem, _update(profile, "placement", denied_regions=[]))
+    if plan is None:
+        return None
+    freed = [entry for entry in denied if any(matches(row.region, [entry]) for row in plan.rows)]
+    return _diagnosis(
+        problem,
+        "denied_regions",
+        "placement.denied_regions",
+        tuple(denied),
+        tuple(e for e in denied if e not in freed),
+        "leaves no workable region",
+        f"stop denying {', '.join(freed)}",
+    )
+
+
+def _relax_clouds(problem: WorkloadProblem) -> Diagnosis | None:
+    profile = problem.profile
+    clouds = profile.placement.clouds
+    if set(clouds) == set(CLOUDS):
+        return None
+    plan = _solve(problem, _update(profile, "placement", clouds=list(CLOUDS)))
+    if plan is None:
+        return None
+    added = sorted({row.region.cloud for row in plan.rows} - set(clouds))
+    return _diagnosis(
+        problem,
+        "clouds",
+        "placement.clouds",
+        tuple(clouds),
+        (*clouds, *added),
+        "is too narrow",
+        f"allow {', '.join(added)}",
+    )
+
+
+def _relax_hipaa_clouds(problem: WorkloadProblem) -> Diagnosis | None:
+    profile, settings = problem.profile, problem.settings
+    if not profile.compliance.hipaa or set(settings.hipaa_clouds) == set(CLOUDS):
+        return None
+    plan = _solve(problem, settings=replace(settings, hipaa_clouds=CLOUDS))
+    if plan is None:
+        return None
+    current = tuple(settings.hipaa_clouds)
+    added = sorted({row.region.cloud for row in plan.rows} - set(current))
+    return _diagnosis(
+        problem,
+        "hipaa_clouds",
+        "hipaa_clouds",
+        current,
+        (*current, *added),
+        "leaves no workable region for this HIPAA workload",
+        f"add {', '.join(added)} once a business associate agreement covers it",
+        stack_wide=True,
+    )
+
+
+def _relax_residency(problem: WorkloadProblem) -> Diagnosis | None:
+    profile = problem.profile
+    entries = profile.compliance.data_residency
+    if not entries:
+        return None
+    plan = _solve(problem, _update(profile, "compliance", data_residency=[]))
+    if plan is None:
+        return None
+    residency = expand_residency(entries)
+    clouds = set(profile.placement.clouds)
+    inside = [r for r in problem.catalog.regions.values() if r.cloud in clouds and residency.allows(r)]
+    added = sorted({row.region.country_code for row in plan.rows} - residency.countries)
+    covers = f"covers {residency.describe()} but " if residency.groups else ""
+    caveat = (
+        ", if the compliance obligations of its protected health information allow" if profile.compliance.hipaa else ""
+    )
+    return _diagnosis(
+        problem,
+        "residency",
+        "compliance.data_residency",
+        tuple(entries),
+        (*entries, *added),
+        f"{covers}leaves no workable region: {_regions_fact(inside)}",
+        f"add {', '.join(added)}{caveat}",
+    )
+
+
+_RELAXATIONS: tuple[Callable[[WorkloadProblem], Diagnosis | None], ...] = (
     _relax_budget,
     _relax_latency,
     _relax_min_regions,
     _relax_max_replicas,
     _relax_carbon_cap,
     _relax_capacity,
-    _relax_region_lists,
+    _relax_unknown_carbon,
+    _relax_allowed,
+    _relax_denied,
     _relax_clouds,
     _relax_hipaa_clouds,
     _relax_residency,
 )
 
 
-def _capacity_hint(problem: WorkloadProblem) -> str:
+def _regions_fact(regions: Sequence[Region]) -> str:
+    if not regions:
+        return "no region of the allowed clouds lies there"
+    keys = sorted(r.key for r in regions)
+    more = f" and {len(keys) - _LISTED} more" if len(keys) > _LISTED else ""
+    return f"its regions ({', '.join(keys[:_LISTED])}{more}) cannot serve it within the other constraints"
+
+
+def _combined(problem: WorkloadProblem) -> Diagnosis:
     profile = problem.profile
-    parts = []
-    for stage in profile.stages:
-        model = stage.model
-        if isinstance(model, LlmModel):
-            weights_gb = model.params_billion * BYTES_PER_PARAM[model.precision]
-            kv_gb = kv_cache_bytes_per_token(model, problem.settings.sizing) * model.context_tokens / 1e9
-            parts.append(
-                f"stage {stage.name!r} needs {weights_gb:,.0f} GB of weights plus {kv_gb:,.1f} GB of KV cache "
-                f"for one {model.context_tokens}-token context on one node"
-            )
-    detail = "; ".join(parts) or "no catalog accelerator matches the measured throughput entries"
-    return (
-        f"{problem.options_considered} options passed the static filters in {problem.regions_considered} "
-        f"regions; {detail}. Relax several constraints at once, or use a smaller or quantised model."
+    active = ["budget.monthly_usd", "slo.p95_latency_ms", "scaling.max_replicas"]
+    optional = {
+        "placement.min_regions": profile.placement.min_regions > 1,
+        "carbon.max_gco2_per_kwh": profile.carbon.max_gco2_per_kwh is not None,
+        "capacity": not (profile.capacity.on_demand and profile.capacity.spot),
+        "placement.allowed_regions": bool(profile.placement.allowed_regions),
+        "placement.denied_regions": bool(profile.placement.denied_regions),
+        "placement.clouds": set(profile.placement.clouds) != set(CLOUDS),
+        "compliance.data_residency": bool(profile.compliance.data_residency),
+    }
+    active += [name for name, applies in optional.items() if applies]
+    return _diagnosis(
+        problem,
+        "combined",
+        "",
+        tuple(active),
+        None,
+        f"{problem.regions_considered} region(s) pass the region, residency and carbon filters, with "
+        f"{problem.options_considered} ways to run it; relaxing any one of {', '.join(active)} alone does not "
+        "make it feasible",
+        "relax several of them at once",
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from regions.catalog import Catalog, Offering, Region
+from regions.residency import expand_residency
 from regions.settings import HOURS_PER_MONTH, CapacityType, PlacementSettings, carbon_counts
 from regions.sizing import OperatingPoint, llm_operating_points, measured_operating_points
 from workloads.profiles import CascadeStage, LlmModel, MeasuredModel, WorkloadProfile
@@ -22,6 +23,7 @@ __all__ = [
     "OptionTable",
     "cheapest_shapes",
     "eligible_regions",
+    "matches",
     "option_table",
     "power_watts",
     "priced_shapes",
@@ -47,17 +49,17 @@ def eligible_regions(profile: WorkloadProfile, catalog: Catalog, settings: Place
         clouds &= set(settings.hipaa_clouds)
     allowed = profile.placement.allowed_regions
     denied = profile.placement.denied_regions
-    residency = profile.compliance.data_residency
+    residency = expand_residency(profile.compliance.data_residency)
     cap = profile.carbon.max_gco2_per_kwh
     eligible = []
     for region in catalog.regions.values():
         if region.cloud not in clouds:
             continue
-        if allowed and not _matches(region, allowed):
+        if allowed and not matches(region, allowed):
             continue
-        if denied and _matches(region, denied):
+        if denied and matches(region, denied):
             continue
-        if residency and not (region.country_code in residency or _matches(region, residency)):
+        if residency and not residency.allows(region):
             continue
         if cap is not None and (region.grid_gco2_per_kwh is None or region.grid_gco2_per_kwh > cap):
             continue
@@ -65,7 +67,8 @@ def eligible_regions(profile: WorkloadProfile, catalog: Catalog, settings: Place
     return eligible
 
 
-def _matches(region: Region, patterns: Iterable[str]) -> bool:
+def matches(region: Region, patterns: Iterable[str]) -> bool:
+    """True when a ``cloud:region`` key or bare region code of ``patterns`` names ``region``."""
     return any(p in (region.code, region.key) for p in patterns)
 
 
@@ -123,7 +126,7 @@ def option_table(
         keep &= index.spot[selected]
     if not profile.capacity.spot:
         keep &= ~index.spot[selected]
-    if carbon_counts(profile, settings):
+    if settings.known_carbon_only or carbon_counts(profile, settings):
         keep &= ~np.isnan(index.kg[selected])
     if exclude_accelerator is not None:
         keep &= index.accelerator[selected] != exclude_accelerator
@@ -216,7 +219,7 @@ def _points(
     if isinstance(model, MeasuredModel):
         found: list[OperatingPoint] = []
         for measured in model.throughput:
-            if catalog.canonical_accelerator(measured.accelerator) == accelerator:
+            if measured.accelerator == accelerator:  # canonical since profile validation
                 found.extend(measured_operating_points(measured, count))
         return [p for p in found if p.service_ms <= profile.slo.p95_latency_ms]
     return []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from regions.catalog import CLOUDS, Cloud
@@ -11,7 +11,16 @@ from regions.geo import LatencyModel
 from regions.sizing import SizingAssumptions
 from workloads.profiles import WorkloadProfile
 
-__all__ = ["HOURS_PER_MONTH", "CapacityType", "Objective", "PlacementSettings", "carbon_price", "objective_value"]
+__all__ = [
+    "HOURS_PER_MONTH",
+    "CapacityType",
+    "Objective",
+    "PlacementSettings",
+    "carbon_counts",
+    "carbon_price",
+    "cheapest_settings",
+    "objective_value",
+]
 
 Objective = Literal["cost", "carbon", "balanced"]
 CapacityType = Literal["on-demand", "spot"]
@@ -39,6 +48,9 @@ class PlacementSettings:
     those chips have unknown carbon and are placed only when carbon does not enter the decision."""
     power_utilisation: float = 1.0
     """Average draw as a share of TDP. Default 1.0: TDP all month, an upper bound."""
+    known_carbon_only: bool = False
+    """Leave out options of unknown carbon even where carbon does not enter the objective. Diagnoses
+    set it to find the cheapest plan among the options the workload's own objective may use."""
 
 
 def carbon_price(profile: WorkloadProfile, settings: PlacementSettings) -> float:
@@ -50,6 +62,11 @@ def carbon_price(profile: WorkloadProfile, settings: PlacementSettings) -> float
 def carbon_counts(profile: WorkloadProfile, settings: PlacementSettings) -> bool:
     """Whether carbon enters this workload's decision (so unknown carbon must be excluded)."""
     return settings.objective == "carbon" or (settings.objective == "balanced" and carbon_price(profile, settings) > 0)
+
+
+def cheapest_settings(profile: WorkloadProfile, settings: PlacementSettings) -> PlacementSettings:
+    """Settings that find the workload's cheapest plan among the options its own settings allow."""
+    return replace(settings, objective="cost", known_carbon_only=carbon_counts(profile, settings))
 
 
 def objective_value(objective: Objective, usd: Any, kgco2: Any, price_usd_per_tonne: float) -> Any:

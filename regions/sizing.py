@@ -33,6 +33,8 @@ __all__ = [
     "llm_operating_points",
     "measured_operating_points",
     "pareto_front",
+    "replica_memory_bytes",
+    "sequence_bytes",
 ]
 
 BYTES_PER_PARAM = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
@@ -105,12 +107,13 @@ def _llm_points(
     tflops = spec.bf16_tflops
     if model.precision in ("fp8", "int8") and spec.fp8_int8_tflops:
         tflops = spec.fp8_int8_tflops  # int4 is weight-only quantisation: the arithmetic stays bf16
+    needed = sequence_bytes(model, assumptions)
     points: list[OperatingPoint] = []
     for k in _TENSOR_PARALLEL_SIZES:
         if k > accelerators_per_node or accelerators_per_node % k:
             continue
-        usable = k * spec.memory_gib * 2**30 * assumptions.memory_utilisation
-        if weights + kv_per_token * model.context_tokens > usable:
+        usable = _usable_bytes(spec, k, assumptions)
+        if needed > usable:
             continue
         batch_by_memory = int((usable - weights) // (kv_per_token * (tokens_in + tokens_out)))
         bandwidth = k * spec.memory_bandwidth_gbps * 1e9 * assumptions.bandwidth_efficiency
@@ -129,6 +132,22 @@ def _llm_points(
                 )
             )
     return tuple(pareto_front(points))
+
+
+def sequence_bytes(model: LlmModel, assumptions: SizingAssumptions) -> float:
+    """What one replica must hold: the weights plus the KV cache of one full ``context_tokens`` sequence."""
+    weights = model.params_billion * 1e9 * BYTES_PER_PARAM[model.precision]
+    return weights + kv_cache_bytes_per_token(model, assumptions) * model.context_tokens
+
+
+def replica_memory_bytes(spec: AcceleratorSpec, accelerators_per_node: int, assumptions: SizingAssumptions) -> float:
+    """Usable memory of the largest tensor-parallel replica one node of this shape runs, bytes; 0 if none."""
+    sizes = [k for k in _TENSOR_PARALLEL_SIZES if k <= accelerators_per_node and accelerators_per_node % k == 0]
+    return _usable_bytes(spec, max(sizes, default=0), assumptions)
+
+
+def _usable_bytes(spec: AcceleratorSpec, accelerators: int, assumptions: SizingAssumptions) -> float:
+    return accelerators * spec.memory_gib * 2**30 * assumptions.memory_utilisation
 
 
 def measured_operating_points(measured: MeasuredThroughput, accelerators_per_node: int) -> list[OperatingPoint]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from regions.catalog import AcceleratorSpec, Catalog, Offering, Region
-from workloads.loading import deep_merge, parse_profile
+from workloads.loading import deep_merge
 from workloads.profiles import WorkloadProfile
 
 PUE = {"aws": 1.135, "gcp": 1.1, "azure": 1.185}  # the values of regions/data/pue.csv
@@ -66,5 +66,6 @@ BASE_PROFILE: dict[str, Any] = {
 
 
 def profile(**overrides: Any) -> WorkloadProfile:
-    """BASE_PROFILE with nested overrides merged in, validated."""
-    return parse_profile(deep_merge(BASE_PROFILE, overrides), source="test")
+    """BASE_PROFILE with nested overrides merged in, validated as a model only: tiny catalogs name
+    regions the bundled catalog does not, and placement checks names against the catalog it is given."""
+    return WorkloadProfile.model_validate(deep_merge(BASE_PROFILE, overrides))

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import Self
 
 __all__ = [
+    "MAX_CONTEXT_TOKENS",
+    "MAX_LATENCY_MS",
+    "MAX_MONTHLY_USD",
+    "MAX_REPLICAS",
+    "MAX_RPS",
+    "MAX_USER_GEOGRAPHIES",
     "Budget",
     "Capacity",
     "CarbonPolicy",
@@ -32,7 +38,42 @@ __all__ = [
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=40)]
 """A DNS-1123 label: it becomes Pulumi logical names and Kubernetes namespaces."""
 
-Fraction = Annotated[float, Field(gt=0, le=1)]
+
+def _at_most(bound: float) -> BeforeValidator:
+    """Names the bound for an integer too large to be a float (``10**400``), which pydantic would
+    otherwise refuse only as "not a valid number"."""
+
+    def check(value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool) and value > bound:
+            shown = int(bound) if float(bound).is_integer() else bound  # as pydantic shows its own bound
+            raise ValueError(f"Input should be less than or equal to {shown}")
+        return value
+
+    return BeforeValidator(check)
+
+
+Fraction = Annotated[float, Field(gt=0, le=1), _at_most(1)]
+
+# Upper bounds: far above any real workload, so that a typo or a hostile file (1e300 requests per
+# second, 10**9 replicas) is refused with the bound named instead of overflowing the sizing model.
+MAX_LATENCY_MS = 3_600_000.0
+"""One hour: beyond it no latency target is meaningful for serving."""
+MAX_RPS = 1e7
+"""Requests per second of one workload."""
+MAX_MONTHLY_USD = 1e9
+"""USD per month of one workload."""
+MAX_REPLICAS = 10_000
+"""Replicas of one workload in one region."""
+MAX_CONTEXT_TOKENS = 2_000_000
+"""Tokens of one sequence (prompt and output)."""
+MAX_USER_GEOGRAPHIES = 8
+"""User geographies per workload: placement weighs every subset of them in every region (2^n)."""
+_MAX_LIST = 256  # entries of a region or country list: the catalog has fewer regions than this
+_MAX_TEXT = 200  # characters of a free-text name (owner, model identifier)
+
+LatencyMs = Annotated[float, Field(gt=0, le=MAX_LATENCY_MS), _at_most(MAX_LATENCY_MS)]
+"""Milliseconds, at most one hour."""
+Rps = Annotated[float, Field(gt=0, le=MAX_RPS), _at_most(MAX_RPS)]
 
 CloudName = Literal["aws", "gcp", "azure"]
 _ALL_CLOUDS: tuple[CloudName, ...] = ("aws", "gcp", "azure")
@@ -49,13 +90,13 @@ class LlmModel(_Model):
     """A transformer served token by token; sized by the roofline model in regions/sizing.py."""
 
     kind: Literal["llm"] = "llm"
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=_MAX_TEXT)]
     """Model identifier handed to the server, e.g. a Hugging Face repository id."""
-    params_billion: Annotated[float, Field(gt=0, le=2000)]
+    params_billion: Annotated[float, Field(gt=0, le=2000), _at_most(2000)]
     """Parameter count in billions."""
     precision: Literal["bf16", "fp8", "int8", "int4"] = "bf16"
     """Weight precision. int4 is weight-only: compute runs at bf16."""
-    context_tokens: Annotated[int, Field(ge=128, le=2_000_000)]
+    context_tokens: Annotated[int, Field(ge=128, le=MAX_CONTEXT_TOKENS)]
     """Longest sequence (prompt + output) one request may use; one such sequence must fit in memory."""
     layers: Annotated[int, Field(ge=1, le=512)]
     """Transformer layers (``num_hidden_layers``); sizes the KV cache."""
@@ -71,10 +112,10 @@ class MeasuredThroughput(_Model):
     accelerator: str
     """Accelerator it was measured on, canonicalised against the catalog (``a100-80gb`` -> ``A100-80GB``)."""
     accelerators_per_replica: Annotated[int, Field(ge=1, le=16)] = 1
-    requests_per_second: Annotated[float, Field(gt=0)]
-    """Sustained requests per second of one replica while meeting ``p95_latency_ms``."""
-    p95_latency_ms: Annotated[float, Field(gt=0)]
-    """Service-side p95 latency measured at that throughput."""
+    requests_per_second: Rps
+    """Sustained requests per second of one replica while meeting ``p95_latency_ms``; at most 1e7."""
+    p95_latency_ms: LatencyMs
+    """Service-side p95 latency measured at that throughput, ms; at most one hour."""
 
     @field_validator("accelerator")
     @classmethod
@@ -91,8 +132,8 @@ class MeasuredModel(_Model):
     """A non-LLM model (vision, ranking) sized only from the team's own measurements."""
 
     kind: Literal["measured"] = "measured"
-    name: str
-    throughput: Annotated[list[MeasuredThroughput], Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=_MAX_TEXT)]
+    throughput: Annotated[list[MeasuredThroughput], Field(min_length=1, max_length=64)]
     """One entry per accelerator it may run on; accelerators without an entry are never chosen."""
 
 
@@ -100,8 +141,10 @@ class ExternalModel(_Model):
     """Traffic served only by external providers through the gateway: no accelerator capacity."""
 
     kind: Literal["external"] = "external"
-    provider_models: Annotated[list[str], Field(min_length=1)]
-    """Provider-qualified model names in fallback order, e.g. ``openai/gpt-4o-mini``."""
+    provider_models: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=_MAX_TEXT)]], Field(min_length=1, max_length=16)
+    ]
+    """Provider-qualified model names in fallback order, e.g. ``openai/gpt-4o-mini``; at most 16."""
 
 
 ModelSpec = Annotated[LlmModel | MeasuredModel | ExternalModel, Field(discriminator="kind")]
@@ -120,15 +163,15 @@ class CascadeStage(_Model):
 class Slo(_Model):
     """Service-level objective the placement must meet at peak."""
 
-    p95_latency_ms: Annotated[float, Field(gt=0)]
-    """End-to-end p95 seen by users: network round trip plus service time."""
-    steady_rps: Annotated[float, Field(ge=0)]
-    """Typical requests per second across all geographies."""
-    peak_rps: Annotated[float, Field(gt=0)]
-    """Highest requests per second to absorb by scaling out."""
-    tokens_in: Annotated[int, Field(ge=1)] = 512
-    """Prompt tokens per request (LLMs)."""
-    tokens_out: Annotated[int, Field(ge=0)] = 0
+    p95_latency_ms: LatencyMs
+    """End-to-end p95 seen by users, ms: network round trip plus service time; at most one hour."""
+    steady_rps: Annotated[float, Field(ge=0, le=MAX_RPS), _at_most(MAX_RPS)]
+    """Typical requests per second across all geographies; at most 1e7."""
+    peak_rps: Rps
+    """Highest requests per second to absorb by scaling out; at most 1e7."""
+    tokens_in: Annotated[int, Field(ge=1, le=MAX_CONTEXT_TOKENS)] = 512
+    """Prompt tokens per request (LLMs); with ``tokens_out``, at most each model's ``context_tokens``."""
+    tokens_out: Annotated[int, Field(ge=0, le=MAX_CONTEXT_TOKENS)] = 0
     """Generated tokens per request; 0 for embedding or classification models."""
     availability: Annotated[float, Field(gt=0, lt=1)] = 0.999
     """Availability target, e.g. 0.999; at 0.999 or above, min_regions must be at least 2."""
@@ -141,24 +184,26 @@ class Slo(_Model):
 
 
 class Budget(_Model):
-    monthly_usd: Annotated[float, Field(gt=0)]
-    """Ceiling on the workload's estimated monthly accelerator spend, USD."""
+    monthly_usd: Annotated[float, Field(gt=0, le=MAX_MONTHLY_USD), _at_most(MAX_MONTHLY_USD)]
+    """Ceiling on the workload's estimated monthly accelerator spend, USD; at most 1e9."""
 
 
 class Compliance(_Model):
     hipaa: bool = False
     """Protected health information: placed only on clouds the stack lists under ``hipaaClouds``,
     and only inside ``data_residency``, which must then be set."""
-    data_residency: list[str] = Field(default_factory=list)
-    """Countries (ISO alpha-2, ``US``) or regions (``aws:us-east-1``) data may live in. Default: anywhere."""
+    data_residency: Annotated[list[str], Field(max_length=_MAX_LIST)] = Field(default_factory=list)
+    """Countries (ISO 3166-1 alpha-2, ``US``), country groups (``EU``, ``EEA``) or regions
+    (``aws:us-east-1``) data may live in; each entry must name one the catalog knows (checked by
+    :func:`regions.names.check_profile_names`). Default: anywhere."""
 
 
 class UserGeography(_Model):
     """Where a share of the users are; latency is estimated from here to each region."""
 
     name: DnsLabel
-    latitude: Annotated[float, Field(ge=-90, le=90)]
-    longitude: Annotated[float, Field(ge=-180, le=180)]
+    latitude: Annotated[float, Field(ge=-90, le=90), _at_most(90)]
+    longitude: Annotated[float, Field(ge=-180, le=180), _at_most(180)]
     share: Fraction
     """Share of the workload's traffic from here; the shares of a profile sum to 1."""
 
@@ -166,13 +211,14 @@ class UserGeography(_Model):
 class Placement(_Model):
     clouds: list[CloudName] = Field(default_factory=lambda: list(_ALL_CLOUDS))
     """Clouds the workload may run on. Default: all three."""
-    allowed_regions: list[str] = Field(default_factory=list)
-    """``cloud:region`` or bare region codes. Default: every region of the allowed clouds."""
-    denied_regions: list[str] = Field(default_factory=list)
-    """``cloud:region`` or bare region codes never to use. Default: none."""
+    allowed_regions: Annotated[list[str], Field(max_length=_MAX_LIST)] = Field(default_factory=list)
+    """``cloud:region`` or bare region codes, each a region of ``clouds``. Default: every region of ``clouds``."""
+    denied_regions: Annotated[list[str], Field(max_length=_MAX_LIST)] = Field(default_factory=list)
+    """``cloud:region`` or bare region codes never to use, each a region of ``clouds``. Default: none."""
     min_regions: Annotated[int, Field(ge=1, le=16)] = 1
     """Regions that must each run the workload (high availability). Default: 1."""
-    users: Annotated[list[UserGeography], Field(min_length=1)]
+    users: Annotated[list[UserGeography], Field(min_length=1, max_length=MAX_USER_GEOGRAPHIES)]
+    """Where the users are; at most 8 geographies."""
 
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> Self:
@@ -186,21 +232,22 @@ class Placement(_Model):
 
 
 class CarbonPolicy(_Model):
-    max_gco2_per_kwh: Annotated[float, Field(gt=0)] | None = None
-    """Grid-intensity cap for any region this workload uses. Default: no cap."""
-    price_usd_per_tonne: Annotated[float, Field(ge=0)] | None = None
-    """Internal carbon price. Default: the stack's ``carbonPriceUsdPerTonne``."""
+    max_gco2_per_kwh: Annotated[float, Field(gt=0, le=2000), _at_most(2000)] | None = None
+    """Grid-intensity cap for any region this workload uses, gCO2/kWh; at most 2000, more than twice
+    the dirtiest grid in the catalog. Default: no cap."""
+    price_usd_per_tonne: Annotated[float, Field(ge=0, le=100_000), _at_most(100_000)] | None = None
+    """Internal carbon price, USD per tCO2; at most 100,000. Default: the stack's ``carbonPriceUsdPerTonne``."""
 
 
 class Scaling(_Model):
-    min_replicas: Annotated[int, Field(ge=0)] = 1
-    """Replicas kept in every region even when idle. 0 only with ``scale_to_zero``."""
-    max_replicas: Annotated[int, Field(ge=1)] = 64
-    """Upper bound per region for the autoscaler."""
-    target_queue_depth: Annotated[int, Field(ge=1)] = 8
-    """Waiting requests per replica at which the autoscaler adds replicas."""
-    target_p95_latency_ms: Annotated[float, Field(gt=0)] | None = None
-    """Service latency at which the autoscaler adds replicas. Default: the SLO's p95."""
+    min_replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
+    """Replicas kept in every region even when idle; at most 10,000. 0 only with ``scale_to_zero``."""
+    max_replicas: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] = 64
+    """Upper bound per region for the autoscaler; at most 10,000."""
+    target_queue_depth: Annotated[int, Field(ge=1, le=10_000)] = 8
+    """Waiting requests per replica at which the autoscaler adds replicas; at most 10,000."""
+    target_p95_latency_ms: LatencyMs | None = None
+    """Service latency at which the autoscaler adds replicas, ms; at most one hour. Default: the SLO's p95."""
     scale_to_zero: bool = False
     """Allow zero replicas when idle (development stacks)."""
 
@@ -231,11 +278,11 @@ class WorkloadProfile(_Model):
 
     name: DnsLabel
     """Identity of the workload: prefix of every logical name. Renaming it replaces resources."""
-    owner: Annotated[str, Field(min_length=1)]
+    owner: Annotated[str, Field(min_length=1, max_length=_MAX_TEXT)]
     """Team or person accountable for it (cost-allocation tag)."""
     tenant: DnsLabel
     """Tenant it belongs to; becomes its Kubernetes namespace and budget scope."""
-    description: str = ""
+    description: Annotated[str, Field(max_length=2000)] = ""
     model: ModelSpec | None = None
     """The model served. Exactly one of ``model`` and ``cascade`` is set."""
     cascade: Annotated[list[CascadeStage], Field(min_length=2)] | None = None
@@ -260,6 +307,14 @@ class WorkloadProfile(_Model):
             names = [s.name for s in self.cascade]
             if len(set(names)) != len(names):
                 raise ValueError(f"cascade stage names must be unique, got {names}")
+        for stage in self.stages:
+            context = stage.model.context_tokens if isinstance(stage.model, LlmModel) else None
+            if context is not None and self.slo.tokens_in + self.slo.tokens_out > context:
+                where = "model" if self.model is not None else f"cascade stage {stage.name!r}"
+                raise ValueError(
+                    f"slo.tokens_in + slo.tokens_out ({self.slo.tokens_in + self.slo.tokens_out}) exceeds the "
+                    f"{where} context_tokens ({context}); a request must fit in the model's context"
+                )
         if self.compliance.hipaa and not self.compliance.data_residency:
             raise ValueError("a HIPAA workload must set compliance.data_residency")
         if self.slo.availability >= 0.999 and self.placement.min_regions < 2 and not self.gateway_only:

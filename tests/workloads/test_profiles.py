@@ -186,3 +186,61 @@ def test_measured_accelerators_are_canonicalised_with_suggestions():
     (error,) = exc_info.value.errors(include_url=False)
     assert error["loc"] == ("model", "measured", "throughput", 0, "accelerator")
     assert "did you mean 'A100-80GB'" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "bound"),
+    [
+        pytest.param({"slo": {"peak_rps": 1e300}}, "slo.peak_rps", "less than or equal to 10000000", id="peak-rps"),
+        pytest.param({"slo": {"peak_rps": 10**400}}, "slo.peak_rps", "less than or equal to 10000000", id="huge-int"),
+        pytest.param({"slo": {"steady_rps": 1e8}}, "slo.steady_rps", "10000000", id="steady-rps"),
+        pytest.param({"slo": {"p95_latency_ms": 3_600_001}}, "slo.p95_latency_ms", "3600000", id="latency"),
+        pytest.param({"budget": {"monthly_usd": 1e300}}, "budget.monthly_usd", "1000000000", id="budget"),
+        pytest.param({"scaling": {"max_replicas": 10**9}}, "scaling.max_replicas", "10000", id="max-replicas"),
+        pytest.param({"scaling": {"min_replicas": 10**9}}, "scaling.min_replicas", "10000", id="min-replicas"),
+        pytest.param({"slo": {"tokens_out": 10**400}}, "slo.tokens_out", "2000000", id="tokens"),
+        pytest.param({"carbon": {"max_gco2_per_kwh": 1e300}}, "carbon.max_gco2_per_kwh", "2000", id="carbon-cap"),
+        pytest.param(
+            {"placement": {"allowed_regions": ["us-east-1"] * 257}}, "placement.allowed_regions", "at most 256",
+            id="region-list",
+        ),
+        pytest.param(
+            {"placement": {"users": [{"name": "a", "latitude": 0, "longitude": 0, "share": 5}]}},
+            "placement.users.0.share", "less than or equal to 1 ", id="int-share",
+        ),
+    ],
+)  # fmt: skip
+def test_absurd_numbers_are_refused_with_the_bound(override, field, bound):
+    with pytest.raises(ProfileError) as exc_info:
+        parse_profile(deep_merge(BASE_PROFILE, override), source="p.yaml")
+    (problem,) = exc_info.value.problems
+    assert problem.startswith(f"{field}: ") and bound in problem
+
+
+def test_user_geographies_are_bounded():
+    users = [{"name": f"g{i}", "latitude": 0, "longitude": i, "share": 1 / 9} for i in range(9)]
+    with pytest.raises(ValidationError) as exc_info:
+        WorkloadProfile.model_validate(deep_merge(BASE_PROFILE, {"placement": {"users": users}}))
+    (error,) = exc_info.value.errors(include_url=False)
+    assert (error["type"], error["loc"]) == ("too_long", ("placement", "users"))
+
+
+def test_a_request_must_fit_in_the_model_context():
+    llm = {"kind": "llm", "name": "m", "params_billion": 7, "context_tokens": 4096, "layers": 32, "kv_heads": 8}
+    data = deep_merge(BASE_PROFILE, {"slo": {"tokens_in": 4000, "tokens_out": 200}})
+    data["model"] = {**llm, "head_dim": 128}
+    with pytest.raises(ValidationError) as exc_info:
+        WorkloadProfile.model_validate(data)
+    (error,) = exc_info.value.errors(include_url=False)
+    assert "slo.tokens_in + slo.tokens_out (4200) exceeds the model context_tokens (4096)" in error["msg"]
+    data["slo"]["tokens_out"] = 96
+    assert WorkloadProfile.model_validate(data).slo.tokens_out == 96
+
+
+def test_a_hostile_accelerator_name_gives_a_bounded_message():
+    bad = deep_merge(BASE_PROFILE, {})
+    bad["model"]["throughput"][0]["accelerator"] = "H" * 100_000
+    with pytest.raises(ValidationError) as exc_info:
+        WorkloadProfile.model_validate(bad)
+    (error,) = exc_info.value.errors(include_url=False)
+    assert error["msg"].startswith("Value error, unknown accelerator 'HHH") and len(error["msg"]) < 100
