@@ -43,6 +43,9 @@ def build_plan(stack: str, run: ProgramRun, policy_results: list[dict[str, Any]]
                 "cloud": cloud,
                 "region": region,
                 "inputs": _mask_secrets(reg.inputs),
+                "protect": reg.protect,
+                # A provider reference is "<urn>::<id>"; the URN is what identifies the provider.
+                "provider": reg.provider.rsplit("::", 1)[0] if reg.provider else None,
             }
         )
     kgs = [p["monthly_kgco2"] for p in placements]
@@ -148,12 +151,35 @@ def render_table(plan: Mapping[str, Any]) -> str:
         f"stack {plan['stack']}: ${totals['monthly_usd']:,.0f}/month, {_kg(totals['monthly_kgco2'])} kgCO2/month, "
         f"{totals['resources']} resources, {len(plan['policy_results'])} policy result(s)"
     )
+    changes = plan.get("changes")
+    if changes:
+        n = changes["counts"]
+        lines.append(
+            f"against the base plan: {n['created']} to create, {n['deleted']} to delete, {n['replaced']} to replace, "
+            f"{n['updated']} to update"
+        )
+        if changes["protected"]:
+            lines.append(
+                f"{len(changes['protected'])} protected resource(s) deleted or replaced: "
+                "pulumi up will fail (see plan.md)"
+            )
     return "\n".join(lines)
 
 
 def render_markdown(plan: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> str:
-    """A pull-request comment: policy violations first, then totals (and the change), then placements."""
+    """A pull-request comment: what blocks the plan first, then totals (and the change), then placements.
+
+    With a base plan, protected resources that would be deleted or replaced head the comment (they
+    make ``pulumi up`` fail), and the change set against the base follows the placements.
+    """
+    # Imported here: the change set reads this module's placeholders.
+    from tensorfleet.change_report import changes_section, protected_section
+    from tensorfleet.plan_diff import diff_plans
+
+    changes = diff_plans(base, plan) if base else None
     out = [f"## tensorfleet plan: `{plan['stack']}`", ""]
+    if changes is not None:
+        out += protected_section(changes)
     violations = plan["policy_results"]
     if violations:
         out += [
@@ -200,6 +226,8 @@ def render_markdown(plan: Mapping[str, Any], base: Mapping[str, Any] | None = No
         )
     if base:
         out += ["", *_placement_changes(plan, base)]
+    if changes is not None:
+        out += ["", *changes_section(changes, plan["stack"])]
     out += ["", "<details><summary>Why each placement</summary>", ""]
     out += [f"- **{p['workload']}** in {p['cloud']}:{p['region']}: {p['reason']}" for p in plan["placements"]]
     out += ["", "</details>", ""]
