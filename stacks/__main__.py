@@ -2,44 +2,60 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pulumi
 
 from regions.catalog import UnknownName, load_catalog
 from regions.placement import PlacementError, place_fleet
 from tensorfleet.compose import FleetConfigError, compose_fleet, export_all
-from tensorfleet.stack_config import CONFIG_KEYS, StackConfigInvalid, parse_stack_config
+from tensorfleet.program_config import read_stack_config_in_program
+from tensorfleet.stack_config import StackConfig, StackConfigInvalid
 from workloads.loading import ProfileError, load_profile
+from workloads.profiles import WorkloadProfile
 
 # Profile paths in stack config are relative to the project root, the parent of this directory,
 # whichever directory the Pulumi CLI or `tensorfleet plan` starts the program in.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _config_values(config: pulumi.Config) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for key in CONFIG_KEYS:
-        raw = config.get(key)
-        if raw is None:
-            continue
-        try:  # structured values arrive as JSON text; plain strings ("balanced") stay strings
-            values[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            values[key] = raw
-    return values
+def load_profiles(config: StackConfig, source: str) -> list[WorkloadProfile]:
+    """Each referenced profile with its overrides; one workload name per stack."""
+    profiles: list[WorkloadProfile] = []
+    first_use: dict[str, int] = {}
+    for index, ref in enumerate(config.workloads):
+        try:
+            profile = load_profile(PROJECT_ROOT / ref.profile, ref.overrides)
+        except ProfileError as exc:
+            if not ref.overrides:
+                raise
+            # The bad value may come from the stack's overrides rather than the file: say both.
+            where = f"{source}: tensorfleet:workloads.{index}.overrides applied to {exc.source}"
+            raise ProfileError(where, exc.problems) from None
+        if profile.name in first_use:
+            raise StackConfigInvalid(
+                f"{source}: invalid stack config\n  - tensorfleet:workloads.{index}: {ref.profile} names workload "
+                f"{profile.name!r}, already used by tensorfleet:workloads.{first_use[profile.name]}; "
+                "workload names are identities and must be unique in a stack"
+            )
+        first_use[profile.name] = index
+        profiles.append(profile)
+    return profiles
 
 
 def main() -> None:
     stack = pulumi.get_stack()
     source = f"stacks/Pulumi.{stack}.yaml"
     try:
-        stack_config = parse_stack_config(_config_values(pulumi.Config()), source)
+        stack_config = read_stack_config_in_program(stack)
         catalog = load_catalog()
-        settings = stack_config.placement_settings(catalog)
-        profiles = [load_profile(PROJECT_ROOT / ref.profile, ref.overrides) for ref in stack_config.workloads]
+        try:
+            settings = stack_config.placement_settings(catalog)
+        except UnknownName as exc:
+            raise StackConfigInvalid(
+                f"{source}: invalid stack config\n  - tensorfleet:assumedPowerWatts: {exc}"
+            ) from None
+        profiles = load_profiles(stack_config, source)
         plan = place_fleet(profiles, catalog, settings)
         outputs = compose_fleet(plan, stack, stack_config, catalog)
     except (StackConfigInvalid, ProfileError, PlacementError, FleetConfigError, UnknownName) as exc:

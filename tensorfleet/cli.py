@@ -4,43 +4,121 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tensorfleet.files import write_all_or_nothing
 
 __all__ = ["main"]
 
 
+EXIT_USAGE = 2
+"""Bad input: a flag, a file, a profile, the stack config, or an infeasible request."""
+EXIT_INTERNAL = 70
+"""A failure tensorfleet did not foresee (EX_SOFTWARE): a bug to report, still one line, no traceback."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C, as shells report SIGINT."""
+MAX_MESSAGE = 4000
+"""Longest error message printed; longer ones are cut (they never need to echo an input in full)."""
+
+
 class CliError(Exception):
     """A user-facing failure: printed as one message, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag as one ``error:`` line instead of usage text and exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    """Runs one command; every failure ends as one ``error:`` message and a non-zero status."""
     try:
+        args = _parser().parse_args(argv)
         return int(args.handler(args))
     except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return _fail("interrupted; nothing was written", EXIT_INTERRUPTED)
+    except Exception as exc:
+        if os.environ.get("TENSORFLEET_DEBUG"):
+            raise
+        return _fail(
+            f"unexpected {type(exc).__name__}: {exc} (a bug in tensorfleet: please report it; "
+            "TENSORFLEET_DEBUG=1 shows the traceback)",
+            EXIT_INTERNAL,
+        )
+
+
+def _fail(message: str, code: int) -> int:
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + " ..."
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _stack_name(text: str) -> str:
+    from tensorfleet.engine import STACK_NAME
+
+    if not STACK_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"expected 1 to 100 letters, digits, '-', '_' or '.' (Pulumi's stack names), got {_short(text)}"
+        )
+    return text
+
+
+def _file_path(text: str) -> Path:
+    if "\x00" in text or not text or len(text) > 4096:
+        raise argparse.ArgumentTypeError(
+            f"expected a file path (no NUL byte, at most 4096 characters), got {_short(text)}"
+        )
+    return Path(text)
+
+
+def _usd(text: str) -> float:
+    return _number(text, low=0.0, high=1e9, low_open=True, what="a monthly amount in USD")
+
+
+def _carbon_price(text: str) -> float:
+    return _number(text, low=0.0, high=10_000.0, low_open=False, what="USD per tonne CO2")
+
+
+def _number(text: str, *, low: float, high: float, low_open: bool, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
+        bound = f"above {low:g}" if low_open else f"at least {low:g}"
+        raise argparse.ArgumentTypeError(f"expected {what}, {bound} and at most {high:g}, got {_short(text)}")
+    return value
+
+
+def _short(text: str) -> str:
+    from workloads.safe_yaml import bounded
+
+    return bounded(text)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tensorfleet", description=__doc__)
+    parser = _Parser(prog="tensorfleet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     plan = commands.add_parser("plan", help="run the stack's program under the mock engine and report the plan")
-    plan.add_argument("--stack", required=True, help="environment: stacks/Pulumi.<stack>.yaml")
-    plan.add_argument("--json", type=Path, default=Path("plan.json"), help="where to write plan.json")
-    plan.add_argument("--md", type=Path, default=Path("plan.md"), help="where to write plan.md")
+    plan.add_argument("--stack", required=True, type=_stack_name, help="environment: stacks/Pulumi.<stack>.yaml")
+    plan.add_argument("--json", type=_file_path, default=Path("plan.json"), help="where to write plan.json")
+    plan.add_argument("--md", type=_file_path, default=Path("plan.md"), help="where to write plan.md")
     plan.add_argument("--objective", choices=("cost", "carbon", "balanced"), help="override tensorfleet:objective")
-    plan.add_argument("--compare", type=Path, help="a base plan.json to compare against in plan.md")
+    plan.add_argument("--compare", type=_file_path, help="a base plan.json to compare against in plan.md")
     plan.add_argument(
         "--policy-config",
-        type=Path,
+        type=_file_path,
         help="policy-pack config JSON (as for pulumi --policy-pack-config); the stack ceiling defaults to "
         "tensorfleet:budgetMonthlyUsd",
     )
@@ -49,36 +127,49 @@ def _parser() -> argparse.ArgumentParser:
     preflight = commands.add_parser(
         "preflight", help="check the AWS account can launch the stack's plan (offerings, vCPU quotas)"
     )
-    preflight.add_argument("--stack", required=True, help="environment: stacks/Pulumi.<stack>.yaml")
+    preflight.add_argument("--stack", required=True, type=_stack_name, help="environment: stacks/Pulumi.<stack>.yaml")
     preflight.set_defaults(handler=_preflight)
 
     catalog = commands.add_parser("catalog", help="catalog maintenance")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
     refresh = catalog_commands.add_parser("refresh", help="refresh prices and offerings from the cloud's APIs")
     refresh.add_argument("--cloud", required=True, choices=("aws",), help="only AWS has a refresh so far")
-    refresh.add_argument("--data-dir", type=Path, help="catalog data to update (default: regions/data)")
+    refresh.add_argument("--data-dir", type=_file_path, help="catalog data to update (default: regions/data)")
     refresh.set_defaults(handler=_refresh)
 
     place = commands.add_parser("place", help="place profiles without a stack (what-if)")
-    place.add_argument("profiles", nargs="+", type=Path, help="workload profile YAML files")
+    place.add_argument("profiles", nargs="+", type=_file_path, help="workload profile YAML files")
     place.add_argument("--objective", choices=("cost", "carbon", "balanced"), default="balanced")
-    place.add_argument("--budget", type=float, help="stack budget, USD per month")
-    place.add_argument("--carbon-price", type=float, default=0.0, help="USD per tonne CO2 for profiles without one")
+    place.add_argument("--budget", type=_usd, help="stack budget, USD per month")
+    place.add_argument(
+        "--carbon-price", type=_carbon_price, default=0.0, help="USD per tonne CO2 for profiles without one"
+    )
     place.set_defaults(handler=_place)
     return parser
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from tensorfleet.base_plan import load_base_plan
+    from tensorfleet.json_input import JsonInputError
+    from tensorfleet.plan_diff import diff_plans
+    from tensorfleet.policy_config import load_policy_config
     from tensorfleet.report import render_markdown, render_table
 
-    base = _read_base(args.compare) if args.compare else None
-    overrides = _read_json_object(args.policy_config, "policy config") if args.policy_config else {}
+    if os.path.abspath(args.json) == os.path.abspath(args.md):
+        raise CliError(f"--json and --md both name {args.json}: plan.json and plan.md need two files")
+    try:
+        base = load_base_plan(args.compare) if args.compare else None
+        overrides = load_policy_config(args.policy_config) if args.policy_config else {}
+    except JsonInputError as exc:
+        raise CliError(str(exc)) from None
     plan = _offline_plan(args.stack, args.objective, policy_overrides=overrides)
+    if base is not None:
+        plan["changes"] = diff_plans(base, plan).to_json()
     markdown = render_markdown(plan, base)
     try:
         write_all_or_nothing({args.json: json.dumps(plan, indent=2) + "\n", args.md: markdown})
-    except OSError as exc:
-        raise CliError(f"cannot write the plan: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot write the plan (nothing was written): {exc}") from None
     print(render_table(plan))
     print(f"\nwrote {args.json} and {args.md}")
     from tensorfleet.policy_run import is_blocking
@@ -145,49 +236,40 @@ def _offline_plan(stack: str, objective: str | None, policy_overrides: dict[str,
     from tensorfleet.engine import StackConfigError, read_stack_config, run_program
     from tensorfleet.policy_run import evaluate
     from tensorfleet.report import build_plan
-    from tensorfleet.stack_config import CONFIG_KEYS
 
     try:
         config, secret_keys = read_stack_config(stack)
     except StackConfigError as exc:
         raise CliError(str(exc)) from None
-    unknown = sorted(k for k in config if k.startswith("tensorfleet:") and k.split(":", 1)[1] not in CONFIG_KEYS)
-    if unknown:
-        raise CliError(
-            f"stacks/Pulumi.{stack}.yaml: unknown config key(s) {', '.join(unknown)}; "
-            f"known: {', '.join('tensorfleet:' + k for k in sorted(CONFIG_KEYS))}"
-        )
     if objective:
         config["tensorfleet:objective"] = objective
+    # The program itself validates every key (unknown keys included), as it does under `pulumi up`.
     try:
         run = run_program(stack, config, secret_keys)
     except pulumi.RunError as exc:
         raise CliError(str(exc)) from None
-    return build_plan(stack, run, evaluate(run, _policy_config(config, policy_overrides or {})))
+    except pulumi.InputPropertiesError as exc:
+        details = "\n".join(f"  - {e['property_path']}: {e['reason']}" for e in exc.errors or [])
+        raise CliError(
+            f"stacks/Pulumi.{stack}.yaml: a component refused its inputs: {exc.message}\n{details}"
+        ) from None
+    return build_plan(stack, run, evaluate(run, _policy_config(config, secret_keys, policy_overrides or {})))
 
 
-def _policy_config(config: dict[str, str], overrides: dict[str, Any]) -> dict[str, Any]:
+def _policy_config(config: dict[str, str], secret_keys: set[str], overrides: dict[str, Any]) -> dict[str, Any]:
     """The pack's config: the stack budget as the cost ceiling, then whatever the file sets."""
+    from tensorfleet.program_config import decode_value
+
     merged: dict[str, Any] = {}
-    budget = config.get("tensorfleet:budgetMonthlyUsd")
-    if budget is not None:
-        merged["cost-ceiling"] = {"stackMonthlyUsd": float(budget)}
+    key = "tensorfleet:budgetMonthlyUsd"
+    if key in config and key not in secret_keys:  # the program has validated it by now
+        merged["cost-ceiling"] = {"stackMonthlyUsd": float(decode_value("budgetMonthlyUsd", config[key]))}
     for policy, settings in overrides.items():
         merged[policy] = {
             **merged.get(policy, {}),
             **(settings if isinstance(settings, dict) else {"enforcementLevel": settings}),
         }
     return merged
-
-
-def _read_json_object(path: Path, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CliError(f"{path}: cannot read the {what}: {exc}") from None
-    if not isinstance(value, dict):
-        raise CliError(f"{path}: the {what} must be a JSON object of policy name to settings")
-    return value
 
 
 def _place(args: argparse.Namespace) -> int:
@@ -199,6 +281,7 @@ def _place(args: argparse.Namespace) -> int:
 
     try:
         profiles = [load_profile(path) for path in args.profiles]
+        _unique_names(profiles, args.profiles)
         catalog = load_catalog()
         settings = PlacementSettings(
             objective=args.objective, stack_budget_monthly_usd=args.budget, carbon_price_usd_per_tonne=args.carbon_price
@@ -223,18 +306,16 @@ def _place(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unique_names(profiles: list[Any], paths: list[Path]) -> None:
+    seen: dict[str, Path] = {}
+    for profile, path in zip(profiles, paths, strict=True):
+        if profile.name in seen:
+            raise CliError(f"{path}: name: workload {profile.name!r} is already defined by {seen[profile.name]}")
+        seen[profile.name] = path
+
+
 def _kg(value: float | None) -> str:
     return "unknown" if value is None else f"{value:,.0f}"
-
-
-def _read_base(path: Path) -> dict[str, Any]:
-    try:
-        base = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CliError(f"{path}: cannot read the base plan: {exc}") from None
-    if not isinstance(base, dict) or base.get("schema") != "tensorfleet.plan/v1":
-        raise CliError(f"{path}: not a tensorfleet.plan/v1 document (field 'schema')")
-    return base
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Pulumi's ``MockMonitor``, which echoes inputs back as outputs.
 from __future__ import annotations
 
 import json
+import re
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
+
+from tensorfleet.stack_config import SECRET_PLACEHOLDER
+from workloads.safe_yaml import YamlInputError, bounded, load_yaml_file
 
 __all__ = [
     "PROJECT_ROOT",
@@ -29,11 +32,11 @@ __all__ = [
     "StackConfigError",
     "read_stack_config",
     "run_program",
+    "stack_config_path",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_NAME = "tensorfleet"
-SECRET_PLACEHOLDER = "[secret]"
 
 
 class StackConfigError(ValueError):
@@ -112,36 +115,65 @@ class _RecordingMonitor(mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-def read_stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> tuple[dict[str, str], set[str]]:
-    """Reads ``stacks/Pulumi.<stack>.yaml`` into the engine's config form (JSON strings for objects).
+STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+"""Pulumi's stack-name rule: letters, digits, ``-``, ``_`` and ``.``, at most 100 characters."""
 
-    ``secure:`` values cannot be decrypted without the Pulumi CLI; they are passed as a
-    placeholder and marked secret, so nothing secret is ever read here.
+
+def stack_config_path(stack: str, project_root: Path = PROJECT_ROOT) -> Path:
+    """``stacks/Pulumi.<stack>.yaml`` of a valid stack name (raises StackConfigError otherwise)."""
+    if not STACK_NAME.fullmatch(stack):
+        raise StackConfigError(
+            f"stack name {bounded(stack)}: expected 1 to 100 letters, digits, '-', '_' or '.' (Pulumi's stack names)"
+        )
+    return project_root / "stacks" / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> tuple[dict[str, str], set[str]]:
+    """Reads ``stacks/Pulumi.<stack>.yaml`` into the engine's config form, as the CLI hands it over.
+
+    Strings stay strings; every other value is JSON text. ``secure:`` values cannot be decrypted
+    without the Pulumi CLI: each is passed as a placeholder, and its top-level key is marked secret
+    (as the CLI marks a whole object secret when any part of it is), so nothing secret is read here.
     """
-    path = project_root / "stacks" / f"Pulumi.{stack}.yaml"
+    path = stack_config_path(stack, project_root)
     if not path.is_file():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml"))
         raise StackConfigError(f"{path}: no such stack config; known stacks: {', '.join(known) or 'none'}")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise StackConfigError(f"{path}: not valid YAML: {exc}") from None
-    entries = document.get("config", {}) if isinstance(document, dict) else None
+        document = load_yaml_file(path)
+    except YamlInputError as exc:
+        raise StackConfigError(f"{path}: {exc}") from None
+    entries = {} if document is None else document.get("config", {}) if isinstance(document, dict) else None
     if not isinstance(entries, dict):
         raise StackConfigError(f"{path}: 'config' must be a mapping of 'namespace:key' to values")
     config: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, value in entries.items():
-        if ":" not in str(key):
-            raise StackConfigError(f"{path}: config key {key!r} must be namespaced, e.g. 'tensorfleet:{key}'")
-        if isinstance(value, Mapping) and set(value) == {"secure"}:
-            config[key] = SECRET_PLACEHOLDER
+        if not isinstance(key, str) or ":" not in key:
+            raise StackConfigError(
+                f"{path}: config key {bounded(key)} must be namespaced, e.g. 'tensorfleet:{bounded(str(key))[1:-1]}'"
+            )
+        plain, secret = _without_secure(value)
+        if secret:
             secret_keys.add(key)
-        elif isinstance(value, str):
-            config[key] = value
-        else:
-            config[key] = json.dumps(value)
+        try:
+            config[key] = plain if isinstance(plain, str) else json.dumps(plain, default=str)
+        except ValueError as exc:  # a circular structure
+            raise StackConfigError(f"{path}: {key}: {exc}") from None
     return config, secret_keys
+
+
+def _without_secure(value: Any) -> tuple[Any, bool]:
+    """The value with each ``{secure: ...}`` leaf replaced by a placeholder, and whether there was one."""
+    if isinstance(value, Mapping):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER, True
+        pairs = {k: _without_secure(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
+    if isinstance(value, list):
+        items = [_without_secure(v) for v in value]
+        return [v for v, _ in items], any(s for _, s in items)
+    return value, False
 
 
 def run_program(

@@ -10,22 +10,48 @@ __all__ = ["write_all_or_nothing"]
 
 
 def write_all_or_nothing(files: dict[Path, str]) -> None:
-    """Writes each file to a temporary sibling first and renames them only when all were written.
+    """Writes every file, or leaves every target as it was and no temporary file behind.
+
+    Each text goes to a temporary sibling first. Only when all are written are the targets
+    replaced, each old target kept aside until the last rename succeeds, so a failure (or Ctrl-C)
+    half-way puts the old ones back: a reader never sees a new plan.json beside an old plan.md.
 
     Raises:
+        ValueError: two entries name the same file.
         OSError: a file could not be written; no target was touched.
     """
+    targets = [Path(os.path.abspath(path)) for path in files]
+    if len({t.resolve() for t in targets}) != len(targets):
+        raise ValueError(f"the same file is named twice: {', '.join(str(p) for p in files)}")
     staged: list[tuple[Path, Path]] = []
+    kept: list[tuple[Path, Path]] = []
+    done = False
     try:
-        for target, text in files.items():
+        for target, text in zip(targets, files.values(), strict=True):
+            if target.is_dir():
+                raise IsADirectoryError(21, "is a directory", str(target))
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            staged.append((Path(name), target))
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
-            staged.append((Path(name), target))
-    except OSError:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, target in staged:
-        tmp.replace(target)
+        for _, target in staged:
+            if target.exists():
+                fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old")
+                os.close(fd)
+                os.replace(target, name)
+                kept.append((Path(name), target))
+        for tmp, target in staged:
+            os.replace(tmp, target)
+        done = True
+    finally:
+        if not done:
+            for tmp, target in staged:
+                if not tmp.exists():  # already renamed onto its target: undo that
+                    target.unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
+            for old, target in kept:
+                os.replace(old, target)
+        else:
+            for old, _ in kept:
+                old.unlink(missing_ok=True)

@@ -6,19 +6,27 @@ are the snake_case field names of the models below.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from regions.catalog import CLOUDS, Catalog, Cloud
 from regions.geo import LatencyModel
 from regions.settings import Objective, PlacementSettings
 from regions.sizing import SizingAssumptions
+from workloads.loading import MAX_PROBLEMS, describe_errors
+from workloads.safe_yaml import bounded
 
 __all__ = ["CONFIG_KEYS", "SECRET_CAPABLE", "StackConfig", "StackConfigInvalid", "parse_stack_config"]
 
 Unit = Annotated[float, Field(gt=0, le=1)]
+ZoneId = Annotated[str, Field(pattern=r"^[a-z]{2,6}[0-9]-az[0-9]{1,2}$")]
+"""An AWS availability-zone ID, e.g. ``use1-az1`` (the same physical zone in every account)."""
+IamPrincipalArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[A-Za-z0-9+=,.@_/-]{1,512}$")]
+Email = Annotated[str, Field(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)]
 
 
 class _Model(BaseModel):
@@ -29,7 +37,7 @@ class _Model(BaseModel):
 
 
 class WorkloadRef(_Model):
-    profile: str
+    profile: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\x00]+$")]
     """Profile file, relative to the project root (``workloads/examples/chat-assistant-70b.yaml``)."""
     overrides: dict[str, Any] = Field(default_factory=dict)
     """Fields deep-merged into the profile for this environment only (e.g. ``scaling``)."""
@@ -48,8 +56,10 @@ class SizingConfig(_Model):
 
 
 class ExistingNetworkConfig(_Model):
-    vpc_id: str
-    private_subnet_ids: Annotated[dict[str, str], Field(min_length=2)]
+    vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")]
+    private_subnet_ids: Annotated[
+        dict[ZoneId, Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]], Field(min_length=2, max_length=6)
+    ]
     """Private subnet ID per availability-zone ID (``use1-az1``), two zones at least."""
 
 
@@ -58,18 +68,27 @@ class AwsConfig(_Model):
 
     account_id: Annotated[str, Field(pattern=r"^[0-9]{12}$")]
     """The only account the stack may deploy to (the providers refuse any other)."""
-    home_region: str = "us-east-1"
-    """Region of the stack-wide alert topic and its key. Default: us-east-1."""
-    kubernetes_version: str = "1.33"
+    home_region: str | None = None
+    """Region of the stack-wide budget alert topic, its key and the AWS budgets; it must be an AWS
+    region that every workload's ``compliance.data_residency`` allows. Default: chosen, the first
+    such region (by code) that runs a fleet, else the first such region of the catalog. The choice
+    follows the plan's fleet regions: pin it once the stack is deployed, since moving it replaces
+    the topic and its subscriptions."""
+    kubernetes_version: Annotated[str, Field(pattern=r"^1\.[0-9]{2}$")] = "1.33"
+    """EKS Kubernetes minor version, e.g. ``1.33``. Default: 1.33."""
     vpc_cidr: str = "10.64.0.0/16"
-    """Range of every tensorfleet VPC (one per region; they are not peered). Default: 10.64.0.0/16."""
+    """Range of every tensorfleet VPC (one per region; they are not peered): a private (RFC 1918) /16,
+    split into a /19 per zone and public /24s. Default: 10.64.0.0/16."""
     nat_per_zone: bool = False
     """One NAT gateway per zone (zone-outage tolerant, dearer). Default: one per VPC."""
-    public_access_cidrs: list[str] = Field(default_factory=list)
-    """Outside production: CIDRs allowed to reach a public cluster endpoint. Default: none (private)."""
-    admin_principal_arns: list[str] = Field(default_factory=list)
-    """IAM principals given cluster admin through EKS access entries."""
-    existing_networks: dict[str, ExistingNetworkConfig] = Field(default_factory=dict)
+    public_access_cidrs: Annotated[list[str], Field(max_length=40)] = Field(default_factory=list)
+    """Outside production: IPv4 CIDRs allowed to reach a public cluster endpoint (at most 40, EKS's
+    limit; never ``/0``). Default: none (private)."""
+    admin_principal_arns: list[IamPrincipalArn] = Field(default_factory=list)
+    """IAM principals given cluster admin through EKS access entries (each at most once)."""
+    existing_networks: dict[Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")], ExistingNetworkConfig] = (
+        Field(default_factory=dict)
+    )
     """Bring-your-own VPC per region code; tensorfleet creates no network there."""
     capacity_blocks: dict[str, dict[str, Annotated[str, Field(pattern=r"^cr-[0-9a-f]+$")]]] = Field(
         default_factory=dict
@@ -80,34 +99,70 @@ class AwsConfig(_Model):
     """Create AWSServiceRoleForAutoScaling first. The region keys' policies name it, and KMS rejects
     a policy naming a role that does not exist yet: turn this on in a fresh account. Default: off."""
 
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _private_slash_16(cls, value: str) -> str:
+        network = _ipv4_network(value)
+        if network.prefixlen != 16 or not network.is_private:
+            raise ValueError(f"must be a private (RFC 1918) IPv4 /16 such as 10.64.0.0/16, got {network}")
+        return str(network)
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _narrow_cidrs(cls, values: list[str]) -> list[str]:
+        networks = [_ipv4_network(v) for v in values]
+        for network in networks:
+            if network.prefixlen < 8:
+                raise ValueError(
+                    f"{network} opens the cluster API to a large part of the internet; list your own ranges"
+                )
+        return _unique([str(n) for n in networks], "CIDR")
+
+    @field_validator("admin_principal_arns")
+    @classmethod
+    def _unique_principals(cls, values: list[str]) -> list[str]:
+        return _unique(values, "principal")
+
 
 class StackConfig(_Model):
     """Everything one environment decides; see stacks/Pulumi.dev.yaml for a worked example."""
 
     workloads: Annotated[list[WorkloadRef], Field(min_length=1)]
     objective: Objective = "balanced"
-    budget_monthly_usd: Annotated[float, Field(gt=0)] | None = None
-    """Stack-wide monthly ceiling, USD. Default: none."""
-    carbon_price_usd_per_tonne: Annotated[float, Field(ge=0)] = 0.0
-    """Carbon price for profiles without one. Default: 0."""
+    budget_monthly_usd: Annotated[float, Field(gt=0, le=1e9)] | None = None
+    """Stack-wide monthly ceiling, USD (at most 1e9). Default: none."""
+    carbon_price_usd_per_tonne: Annotated[float, Field(ge=0, le=10_000)] = 0.0
+    """Carbon price for profiles without one, USD per tonne CO2 (at most 10,000). Default: 0."""
     hipaa_clouds: list[Literal["aws", "gcp", "azure"]] = Field(default_factory=lambda: list(CLOUDS))
     """Clouds under a business associate agreement. Default: all three."""
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     sizing: SizingConfig = Field(default_factory=SizingConfig)
-    assumed_power_watts: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    assumed_power_watts: dict[str, Annotated[float, Field(gt=0, le=5000)]] = Field(default_factory=dict)
     """Per-chip power to assume where the spec sheet has none, e.g. ``{"Inferentia2": ...}``."""
     power_utilisation: Unit = 1.0
     """Average draw as a share of TDP for carbon estimates. Default 1.0 (an upper bound)."""
-    cost_centre: str | None = None
-    """Cost-allocation tag value for every resource. Default: none."""
+    cost_centre: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w\s.:/=+@-]+$")] | None = None
+    """Cost-allocation tag value for every resource (an AWS tag value: letters, digits, spaces and
+    ``_ . : / = + - @``). Default: none."""
     production: bool = False
     """Production: private cluster endpoints, protected keys, clusters and buckets. Default: no."""
     aws: AwsConfig | None = None
     """Required when any workload is placed on AWS."""
-    budget_alert_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
-        default_factory=list
-    )
-    """Who receives budget alerts (each confirms the subscription by email). Default: nobody."""
+    budget_alert_emails: Annotated[list[Email], Field(max_length=50)] = Field(default_factory=list)
+    """Who receives budget alerts (each confirms the subscription by email; each address once,
+    compared case-insensitively). Default: nobody."""
+
+    @field_validator("budget_alert_emails")
+    @classmethod
+    def _unique_emails(cls, values: list[str]) -> list[str]:
+        _unique([v.lower() for v in values], "address")
+        return values
+
+    @field_validator("workloads")
+    @classmethod
+    def _unique_profiles(cls, values: list[WorkloadRef]) -> list[WorkloadRef]:
+        _unique([v.profile for v in values], "profile")
+        return values
 
     _secret_fields: frozenset[str] = PrivateAttr(default=frozenset())
 
@@ -134,6 +189,22 @@ class StackConfig(_Model):
         )
 
 
+def _ipv4_network(value: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(value)
+    except ValueError as exc:
+        raise ValueError(f"expected an IPv4 CIDR such as 203.0.113.0/24: {exc}") from None
+
+
+def _unique(values: list[str], what: str) -> list[str]:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"lists the {what} {value!r} twice")
+        seen.add(value)
+    return values
+
+
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
@@ -141,6 +212,9 @@ def _camel(name: str) -> str:
 
 CONFIG_KEYS: dict[str, str] = {_camel(name): name for name in StackConfig.model_fields}
 """Stack config key (camelCase, after ``tensorfleet:``) to StackConfig field."""
+
+SECRET_PLACEHOLDER = "[secret]"
+"""What the offline plan reads in place of an encrypted (``secure:``) value it cannot decrypt."""
 
 SECRET_CAPABLE: frozenset[str] = frozenset({"cost_centre", "budget_alert_emails", "aws"})
 """Fields whose values only flow into resource inputs, so they can be kept secret end to end."""
@@ -154,9 +228,9 @@ def parse_stack_config(values: dict[str, Any], source: str, secret_keys: Collect
     """Validates config values keyed by their camelCase config keys.
 
     ``secret_keys`` are the camelCase keys the stack marks secret; see :meth:`StackConfig.is_secret`.
+    Problems under a secret key never echo its value.
     """
-    unknown = sorted(set(values) - set(CONFIG_KEYS))
-    problems = [f"tensorfleet:{key}: unknown key; known keys: {', '.join(sorted(CONFIG_KEYS))}" for key in unknown]
+    problems = [_unknown_key(key) for key in sorted(set(values) - set(CONFIG_KEYS))]
     for key in sorted(set(secret_keys) & set(CONFIG_KEYS)):
         if CONFIG_KEYS[key] not in SECRET_CAPABLE:
             capable = ", ".join(f"tensorfleet:{_camel(f)}" for f in sorted(SECRET_CAPABLE))
@@ -164,16 +238,34 @@ def parse_stack_config(values: dict[str, Any], source: str, secret_keys: Collect
                 f"tensorfleet:{key}: cannot be a secret: it shapes the plan, which reviewers read in clear "
                 f"(secrets are for {capable}); set it without --secret"
             )
+    parsed: StackConfig | None = None
     try:
         parsed = StackConfig.model_validate({CONFIG_KEYS[k]: v for k, v in values.items() if k in CONFIG_KEYS})
     except ValidationError as exc:
-        for error in exc.errors(include_url=False):
+        secret_fields = {CONFIG_KEYS[k] for k in secret_keys if k in CONFIG_KEYS}
+        errors = exc.errors(include_url=False)
+        for error in errors[:MAX_PROBLEMS]:
             head, *tail = [str(part) for part in error["loc"]]
             path = ".".join([f"tensorfleet:{_camel(head)}", *tail])
-            received = "" if error["type"] == "missing" else f" (got {error['input']!r})"
-            problems.append(f"{path}: {error['msg']}{received}")
-        parsed = None
+            if error["input"] == SECRET_PLACEHOLDER:
+                problems.append(
+                    f"{path}: encrypted (secure:), and tensorfleet plan cannot decrypt it without the Pulumi CLI; "
+                    "encrypt only values that need no checking here (e-mails, ARNs, the cost centre) or run "
+                    "`pulumi preview`"
+                )
+            elif head in secret_fields:
+                problems.append(f"{path}: invalid ({error['type']}); the value is secret and not shown")
+            else:
+                problems.extend(describe_errors([{**error, "loc": (path,)}]))
+        if len(errors) > MAX_PROBLEMS:
+            problems.append(f"... and {len(errors) - MAX_PROBLEMS} more problem(s)")
     if problems or parsed is None:
         raise StackConfigInvalid(f"{source}: invalid stack config\n" + "\n".join(f"  - {p}" for p in problems))
     parsed._secret_fields = frozenset(CONFIG_KEYS[k] for k in secret_keys if k in CONFIG_KEYS)
     return parsed
+
+
+def _unknown_key(key: str) -> str:
+    close = difflib.get_close_matches(key, list(CONFIG_KEYS), n=1)
+    hint = f"did you mean tensorfleet:{close[0]}? " if close else ""
+    return f"tensorfleet:{bounded(key)[1:-1]}: unknown key; {hint}known keys: {', '.join(sorted(CONFIG_KEYS))}"

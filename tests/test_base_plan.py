@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import tensorfleet.base_plan as base_plan
+import tensorfleet.json_input as json_input
 from tensorfleet.base_plan import BasePlanError, load_base_plan
 
 SCHEMA_ID = "tensorfleet.plan/v1"
@@ -156,7 +156,7 @@ def test_a_duplicate_key_is_refused_where_it_is(tmp_path):
 
 
 def test_text_that_is_not_utf8_is_refused(tmp_path):
-    assert _error(_write(tmp_path, b'{"schema": "\xff"}')) == "not UTF-8 text (byte 12); expected a plan.json"
+    assert _error(_write(tmp_path, b'{"schema": "\xff"}')) == "not UTF-8 text (byte 12); expected a base plan"
 
 
 def test_a_missing_file_is_reported(tmp_path):
@@ -164,9 +164,9 @@ def test_a_missing_file_is_reported(tmp_path):
 
 
 def test_a_huge_file_is_refused_before_parsing(tmp_path, monkeypatch):
-    monkeypatch.setattr(base_plan, "MAX_BYTES", 1000)
+    monkeypatch.setattr(json_input, "MAX_BYTES", 1000)
     path = _write(tmp_path, json.dumps(_plan()) + " " * 1000)
-    assert _error(path) == "larger than 1,000 bytes; expected a plan.json written by tensorfleet"
+    assert _error(path) == "larger than 1,000 bytes; expected a base plan"
 
 
 def test_deep_nesting_is_refused_with_or_without_a_field(tmp_path):

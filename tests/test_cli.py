@@ -104,7 +104,7 @@ def test_unknown_config_key_is_reported(tmp_path, capsys, config_with):
     config_with("tensorfleet:budgetMonthlyUSD", "5")
     code, out_json, _ = _plan(tmp_path, "--stack", "dev")
     assert code == 2 and not out_json.exists()
-    assert "unknown config key(s) tensorfleet:budgetMonthlyUSD" in capsys.readouterr().err
+    assert "tensorfleet:budgetMonthlyUSD: unknown key; did you mean tensorfleet:budgetMonthlyUsd?" in capsys.readouterr().err
 
 
 def test_infeasible_stack_exits_non_zero_with_the_binding_constraint(tmp_path, capsys, config_with):
@@ -190,4 +190,4 @@ def test_a_bad_policy_config_is_reported(tmp_path, capsys):
     bad.write_text("[1, 2]")
     code, out_json, _ = _plan(tmp_path, "--stack", "dev", "--policy-config", str(bad))
     assert code == 2 and not out_json.exists()
-    assert "the policy config must be a JSON object" in capsys.readouterr().err
+    assert "policy.json: (top level): expected an object of policy name to settings" in capsys.readouterr().err

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from workloads.profiles import WorkloadProfile
+from workloads.safe_yaml import YamlInputError, bounded, load_yaml_file
 
-__all__ = ["ProfileError", "deep_merge", "load_profile", "parse_profile"]
+__all__ = ["ProfileError", "deep_merge", "describe_errors", "load_profile", "parse_profile"]
 
 
 class ProfileError(ValueError):
@@ -31,15 +31,11 @@ def load_profile(path: Path, overrides: Mapping[str, Any] | None = None) -> Work
         ProfileError: unreadable file, malformed YAML or a field that fails validation.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ProfileError(str(path), [f"not valid YAML: {exc}"]) from None
+        data = load_yaml_file(path)
+    except YamlInputError as exc:
+        raise ProfileError(str(path), [str(exc)]) from None
     if not isinstance(data, dict):
-        raise ProfileError(str(path), [f"expected a mapping at the top level, got {type(data).__name__}"])
+        raise ProfileError(str(path), [f"expected a mapping of profile fields at the top level, got {_kind(data)}"])
     return parse_profile(deep_merge(data, overrides or {}), source=str(path))
 
 
@@ -48,7 +44,7 @@ def parse_profile(data: Mapping[str, Any], source: str) -> WorkloadProfile:
     try:
         return WorkloadProfile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(source, [_describe(e) for e in exc.errors(include_url=False)]) from None
+        raise ProfileError(source, describe_errors(exc.errors(include_url=False))) from None
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,8 +61,25 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def _describe(error: Any) -> str:
+MAX_PROBLEMS = 20
+"""Most validation problems listed for one file; the rest are counted."""
+
+
+def describe_errors(errors: list[Any], prefix: str = "") -> list[str]:
+    """One bounded line per pydantic error: field path, what was expected, a short echo of the input."""
+    lines = [_describe(e, prefix) for e in errors[:MAX_PROBLEMS]]
+    if len(errors) > MAX_PROBLEMS:
+        lines.append(f"... and {len(errors) - MAX_PROBLEMS} more problem(s)")
+    return lines
+
+
+def _describe(error: Any, prefix: str) -> str:
     # Discriminated unions put the tag in the location ("model.llm.layers"); keep it, it says which kind.
-    path = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    received = "" if error["type"] == "missing" else f" (got {error['input']!r})"
-    return f"{path}: {error['msg']}{received}"
+    path = prefix + ".".join(str(part) for part in error["loc"]) or "(top level)"
+    received = "" if error["type"] == "missing" else f" (got {bounded(error['input'])})"
+    message = error["msg"] if len(error["msg"]) <= 300 else error["msg"][:300] + "..."
+    return f"{path}: {message}{received}"
+
+
+def _kind(value: Any) -> str:
+    return "nothing (an empty file)" if value is None else f"a {type(value).__name__} ({bounded(value)})"
