@@ -23,6 +23,7 @@ from regions.residency import expand_residency
 from regions.settings import PlacementSettings, carbon_counts, cheapest_settings
 from regions.sizing import BYTES_PER_PARAM, kv_cache_bytes_per_token, replica_memory_bytes, sequence_bytes
 from workloads.profiles import (
+    HA_AVAILABILITY,
     MAX_LATENCY_MS,
     MAX_MONTHLY_USD,
     MAX_REPLICAS,
@@ -229,6 +230,12 @@ def _relax_min_regions(problem: WorkloadProblem) -> Diagnosis | None:
     current = profile.placement.min_regions
     for regions in range(current - 1, 0, -1):
         if _solve(problem, _update(profile, "placement", min_regions=regions)) is not None:
+            # The profile refuses one region for a high availability target: say what else must change.
+            also = (
+                f", with slo.availability below {HA_AVAILABILITY} (which needs 2)"
+                if regions < 2 and profile.slo.availability >= HA_AVAILABILITY
+                else ""
+            )
             return _diagnosis(
                 problem,
                 "min_regions",
@@ -236,7 +243,7 @@ def _relax_min_regions(problem: WorkloadProblem) -> Diagnosis | None:
                 current,
                 regions,
                 f"cannot be met: at most {regions} region(s) qualify",
-                f"lower it to {regions}",
+                f"lower it to {regions}{also}",
             )
     return None
 

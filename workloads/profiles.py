@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from typing_extensions import Self
 
 __all__ = [
+    "HA_AVAILABILITY",
     "MAX_CONTEXT_TOKENS",
     "MAX_LATENCY_MS",
     "MAX_MONTHLY_USD",
@@ -66,6 +67,8 @@ MAX_REPLICAS = 10_000
 """Replicas of one workload in one region."""
 MAX_CONTEXT_TOKENS = 2_000_000
 """Tokens of one sequence (prompt and output)."""
+HA_AVAILABILITY = 0.999
+"""An availability target from which a workload must run in at least two regions."""
 MAX_USER_GEOGRAPHIES = 8
 """User geographies per workload: placement weighs every subset of them in every region (2^n)."""
 _MAX_LIST = 256  # entries of a region or country list: the catalog has fewer regions than this
@@ -317,7 +320,7 @@ class WorkloadProfile(_Model):
                 )
         if self.compliance.hipaa and not self.compliance.data_residency:
             raise ValueError("a HIPAA workload must set compliance.data_residency")
-        if self.slo.availability >= 0.999 and self.placement.min_regions < 2 and not self.gateway_only:
+        if self.slo.availability >= HA_AVAILABILITY and self.placement.min_regions < 2 and not self.gateway_only:
             raise ValueError(
                 f"availability {self.slo.availability} needs placement.min_regions >= 2 "
                 f"(got {self.placement.min_regions}); lower the target or add regions"

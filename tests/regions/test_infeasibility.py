@@ -158,6 +158,14 @@ def test_min_regions_counts_what_qualifies():
     assert "placement.min_regions = 4 cannot be met: at most 3 region(s) qualify; lower it to 3" in str(error)
 
 
+def test_min_regions_below_two_also_names_the_availability_it_needs():
+    one_region = tiny_catalog([EAST], [offering("aws", "east", "l4.east", "L4", 1, 1.00)], [spec("L4")])
+    request = profile(slo={"availability": 0.999}, placement={"min_regions": 2})
+    error = _diagnoses(request, catalog=one_region)
+    assert _kinds(error) == ["min_regions"]
+    assert "lower it to 1, with slo.availability below 0.999 (which needs 2)" in str(error)
+
+
 def test_max_replicas_names_the_replicas_the_peak_needs():
     error = _diagnoses(profile(scaling={"max_replicas": 5}))
     assert _kinds(error) == ["max_replicas"]
