@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pulumi
 
-from regions.catalog import UnknownName, load_catalog
+from regions.catalog import Catalog, UnknownName, load_catalog
+from regions.diagnosis import describe, stack_audience
+from regions.names import check_profile_names
 from regions.placement import PlacementError, place_fleet
 from tensorfleet.compose import FleetConfigError, compose_fleet, export_all
 from tensorfleet.program_config import read_stack_config_in_program
@@ -19,8 +21,9 @@ from workloads.profiles import WorkloadProfile
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_profiles(config: StackConfig, source: str) -> list[WorkloadProfile]:
-    """Each referenced profile with its overrides; one workload name per stack."""
+def load_profiles(config: StackConfig, catalog: Catalog, source: str) -> list[WorkloadProfile]:
+    """Each referenced profile with its overrides, its region names checked against the catalog;
+    one workload name per stack."""
     profiles: list[WorkloadProfile] = []
     first_use: dict[str, int] = {}
     for index, ref in enumerate(config.workloads):
@@ -32,6 +35,10 @@ def load_profiles(config: StackConfig, source: str) -> list[WorkloadProfile]:
             # The bad value may come from the stack's overrides rather than the file: say both.
             where = f"{source}: tensorfleet:workloads.{index}.overrides applied to {exc.source}"
             raise ProfileError(where, exc.problems) from None
+        names = check_profile_names(profile, catalog)
+        if names:
+            where = f"{ref.profile}" + (f" with tensorfleet:workloads.{index}.overrides" if ref.overrides else "")
+            raise ProfileError(where, [f"{path}: {message}" for path, message in names])
         if profile.name in first_use:
             raise StackConfigInvalid(
                 f"{source}: invalid stack config\n  - tensorfleet:workloads.{index}: {ref.profile} names workload "
@@ -55,10 +62,14 @@ def main() -> None:
             raise StackConfigInvalid(
                 f"{source}: invalid stack config\n  - tensorfleet:assumedPowerWatts: {exc}"
             ) from None
-        profiles = load_profiles(stack_config, source)
-        plan = place_fleet(profiles, catalog, settings)
+        profiles = load_profiles(stack_config, catalog, source)
+        try:
+            plan = place_fleet(profiles, catalog, settings)
+        except PlacementError as exc:
+            files = {p.name: ref.profile for p, ref in zip(profiles, stack_config.workloads, strict=True)}
+            raise pulumi.RunError(describe(exc, stack_audience(stack, files))) from None
         outputs = compose_fleet(plan, stack, stack_config, catalog)
-    except (StackConfigInvalid, ProfileError, PlacementError, FleetConfigError, UnknownName) as exc:
+    except (StackConfigInvalid, ProfileError, FleetConfigError, UnknownName) as exc:
         raise pulumi.RunError(str(exc)) from None
     export_all(outputs)
 

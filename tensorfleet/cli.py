@@ -274,7 +274,9 @@ def _policy_config(config: dict[str, str], secret_keys: set[str], overrides: dic
 
 def _place(args: argparse.Namespace) -> int:
     from regions.catalog import UnknownName, load_catalog
+    from regions.diagnosis import describe, place_audience
     from regions.explain import explain
+    from regions.names import check_profile_names
     from regions.placement import PlacementError, place_fleet
     from regions.settings import PlacementSettings
     from workloads.loading import ProfileError, load_profile
@@ -283,11 +285,18 @@ def _place(args: argparse.Namespace) -> int:
         profiles = [load_profile(path) for path in args.profiles]
         _unique_names(profiles, args.profiles)
         catalog = load_catalog()
+        for profile, path in zip(profiles, args.profiles, strict=True):
+            names = check_profile_names(profile, catalog)
+            if names:
+                raise ProfileError(str(path), [f"{field}: {message}" for field, message in names])
         settings = PlacementSettings(
             objective=args.objective, stack_budget_monthly_usd=args.budget, carbon_price_usd_per_tonne=args.carbon_price
         )
         fleet = place_fleet(profiles, catalog, settings)
-    except (ProfileError, PlacementError, UnknownName) as exc:
+    except PlacementError as exc:
+        files = {p.name: str(path) for p, path in zip(profiles, args.profiles, strict=True)}
+        raise CliError(describe(exc, place_audience(files))) from None
+    except (ProfileError, UnknownName) as exc:
         raise CliError(str(exc)) from None
     for plan in fleet.workloads:
         print(f"{plan.profile.name}: ${plan.monthly_usd:,.0f}/month, {_kg(plan.monthly_kgco2)} kgCO2/month")

@@ -9,6 +9,7 @@ as one bounded message (never the whole input) through :class:`YamlInputError`.
 
 from __future__ import annotations
 
+import re
 import reprlib
 from pathlib import Path
 from typing import Any
@@ -97,10 +98,46 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
+_FLOW_SYNTAX = re.compile(r"""[\[\]{}'"#\n\\]""")
+
+
+def _check_flow_depth(text: str) -> None:
+    """Refuses deeply nested ``[``/``{`` before parsing: PyYAML's scanner is quadratic in that depth
+    (a 1 MiB line of brackets would take hours) and its composer recurses once per level.
+
+    Brackets inside quoted scalars and comments are skipped; elsewhere every bracket counts, so
+    the estimate can only err towards refusing documents nobody writes.
+    """
+    depth = 0
+    quote = ""
+    comment = False
+    for match in _FLOW_SYNTAX.finditer(text):
+        char = match.group()
+        before = text[match.start() - 1] if match.start() else "\n"
+        if comment:
+            comment = char != "\n"
+        elif quote == "'":
+            quote = "" if char == "'" else quote
+        elif quote == '"':
+            if char == '"' and before != "\\":
+                quote = ""
+        elif char in "'\"" and before in " \t\n[{,:-":
+            quote = char
+        elif char == "#" and before in " \t\n":
+            comment = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlInputError(f"nested more than {MAX_DEPTH} levels deep")
+        elif char in "]}":
+            depth = max(0, depth - 1)
+
+
 def load_yaml_text(text: str) -> Any:
     """Parses one YAML document; raises YamlInputError with a one-line reason."""
     if "\x00" in text:
         raise YamlInputError("contains NUL characters: a binary file, not YAML text")
+    _check_flow_depth(text)
     loader = _StrictLoader(text)
     try:
         root = loader.get_single_node()

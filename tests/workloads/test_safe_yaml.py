@@ -75,3 +75,19 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
     path = tmp_path / "bom.yaml"
     path.write_bytes("\ufeffa: 1\n".encode())
     assert load_yaml_file(path) == {"a": 1}
+
+
+def test_deep_flow_nesting_is_refused_before_the_quadratic_scanner(monkeypatch):
+    from workloads import safe_yaml
+
+    def no_parser(text):
+        raise AssertionError("the parser must not see this text: its scanner is quadratic in the depth")
+
+    monkeypatch.setattr(safe_yaml, "_StrictLoader", no_parser)
+    with pytest.raises(YamlInputError, match="nested more than"):
+        load_yaml_text("a: " + "[" * 500_000)
+
+
+def test_brackets_in_quotes_and_comments_do_not_count():
+    text = "a: '" + "[" * 100 + "'\nb: \"" + "{" * 100 + "\"  # " + "[" * 100 + "\nc: [1, [2]]\n"
+    assert load_yaml_text(text) == {"a": "[" * 100, "b": "{" * 100, "c": [1, [2]]}
