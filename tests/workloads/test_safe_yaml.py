@@ -30,9 +30,9 @@ def test_aliases_and_merge_keys_within_limits_load():
     ],
 )
 def test_refusals_name_the_reason(text, expected):
-    with pytest.raises(YamlInputError, match="^.{0,200}$") as info:
+    with pytest.raises(YamlInputError) as info:
         load_yaml_text(text)
-    assert expected in str(info.value)
+    assert expected in str(info.value) and len(str(info.value)) <= 200
 
 
 def test_deep_nesting_is_refused_without_recursion_error():
