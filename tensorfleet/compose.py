@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -13,9 +15,11 @@ from components.aws.kms import RegionKey, RegionKeyArgs
 from components.budget.aws import AwsBudgets, AwsBudgetsArgs, BudgetSpec
 from components.fleet import Workload, WorkloadArgs, WorkloadPlacementArgs
 from components.fleet.workload import placement_inputs
-from regions.catalog import Catalog
+from components.naming import email_key, keyed, principal_key
+from regions.catalog import Catalog, UnknownName
 from regions.explain import explain
 from regions.placement import FleetPlan, StagePlacement, WorkloadPlan
+from regions.residency import Residency, expand_residency
 from tensorfleet.outputs import SCHEMA_VERSION, PlacementOutput, StackOutputs
 from tensorfleet.stack_config import AwsConfig, StackConfig
 
@@ -27,7 +31,11 @@ class FleetConfigError(ValueError):
 
 
 def compose_fleet(plan: FleetPlan, environment: str, config: StackConfig, catalog: Catalog) -> dict[str, Any]:
-    """Registers the workloads and their cloud fleets; returns the stack outputs (wire form)."""
+    """Registers the workloads and their cloud fleets; returns the stack outputs (wire form).
+
+    The AWS layout is checked first, so that bad config registers nothing.
+    """
+    layout = _aws_layout(plan, config, catalog)
     workloads: dict[str, Any] = {}
     for workload_plan in plan.workloads:
         args = _workload_args(workload_plan)
@@ -55,7 +63,7 @@ def compose_fleet(plan: FleetPlan, environment: str, config: StackConfig, catalo
             "totals": {"monthlyUsd": round(plan.monthly_usd, 2), "monthlyKgco2": None if kg is None else round(kg, 3)},
         }
     ).model_dump(by_alias=True)
-    clusters, kubeconfigs = _aws_fleet(plan, environment, config, catalog)
+    clusters, kubeconfigs = ({}, {}) if layout is None else _aws_fleet(layout, plan, environment, config, catalog)
     # Kubeconfigs are exported on their own: a secret nested in ``clusters`` would make the whole
     # map secret, and app teams need endpoints and names in the clear.
     outputs["clusters"] = clusters
@@ -63,22 +71,111 @@ def compose_fleet(plan: FleetPlan, environment: str, config: StackConfig, catalo
     return outputs
 
 
-def _aws_fleet(
-    plan: FleetPlan, environment: str, config: StackConfig, catalog: Catalog
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One AwsRegionFleet per AWS region of the plan, plus the stack's budgets.
+# --- AWS ---------------------------------------------------------------------------------------
 
-    Returns the cluster outputs and the (secret) kubeconfigs, each keyed by ``aws:<region>``.
-    """
+
+@dataclass(frozen=True)
+class _AwsLayout:
+    """Where the AWS part of the stack goes, decided before anything is registered."""
+
+    settings: AwsConfig
+    rows_by_region: dict[str, list[StagePlacement]]
+    """Placement rows per AWS region code, one region fleet each."""
+    home: str
+    """Region of the stack-wide alert topic, its key and the budgets."""
+    admins: dict[str, str]
+    """Cluster-admin principal ARN per stable key (a digest of the ARN, never its position)."""
+    emails: dict[str, str]
+    """Budget alert address per stable key (a digest of the address, never its position)."""
+
+
+def _aws_layout(plan: FleetPlan, config: StackConfig, catalog: Catalog) -> _AwsLayout | None:
+    """The AWS regions of the plan and the home region; None when nothing is placed on AWS."""
     rows_by_region: dict[str, list[StagePlacement]] = defaultdict(list)
     for workload_plan in plan.workloads:
         for row in workload_plan.rows:
             if row.region.cloud == "aws":
                 rows_by_region[row.region.code].append(row)
     if not rows_by_region:
-        return {}, {}
+        return None
     settings = _require_aws(config)
-    tags = {"environment": environment, "cost-centre": config.cost_centre or "unassigned", "managed-by": "tensorfleet"}
+    return _AwsLayout(
+        settings=settings,
+        rows_by_region=dict(rows_by_region),
+        home=_home_region(plan, settings.home_region, set(rows_by_region), catalog),
+        admins=_keyed(settings.admin_principal_arns, principal_key, "tensorfleet:aws.admin_principal_arns"),
+        emails=_keyed(config.budget_alert_emails, email_key, "tensorfleet:budgetAlertEmails"),
+    )
+
+
+@dataclass(frozen=True)
+class _AwsInputs:
+    """The AWS settings as resource inputs: each a Pulumi secret when ``tensorfleet:aws`` is secret.
+
+    Region codes, zone IDs, instance types and booleans stay plain even then: they shape the
+    resource graph (and the plan reviewers read), and they are not secrets.
+    """
+
+    account_id: pulumi.Input[str]
+    kubernetes_version: pulumi.Input[str]
+    vpc_cidr: pulumi.Input[str]
+    public_access_cidrs: tuple[pulumi.Input[str], ...]
+    admin_principals: dict[str, pulumi.Input[str]]
+    existing_networks: dict[str, ExistingNetwork]
+    capacity_blocks: dict[str, dict[str, pulumi.Input[str]]]
+    """Reservation ID per instance type, per region code."""
+
+
+def _aws_inputs(layout: _AwsLayout, secret: bool) -> _AwsInputs:
+    def wrap(value: str) -> pulumi.Input[str]:
+        return _secret_if(secret, value)
+
+    settings = layout.settings
+    return _AwsInputs(
+        account_id=wrap(settings.account_id),
+        kubernetes_version=wrap(settings.kubernetes_version),
+        vpc_cidr=wrap(settings.vpc_cidr),
+        public_access_cidrs=tuple(wrap(c) for c in settings.public_access_cidrs),
+        admin_principals={key: wrap(arn) for key, arn in layout.admins.items()},
+        existing_networks={
+            region: ExistingNetwork(
+                vpc_id=wrap(network.vpc_id),
+                private_subnet_ids={zone: wrap(subnet) for zone, subnet in network.private_subnet_ids.items()},
+            )
+            for region, network in settings.existing_networks.items()
+        },
+        capacity_blocks={
+            region: {instance_type: wrap(block) for instance_type, block in blocks.items()}
+            for region, blocks in settings.capacity_blocks.items()
+        },
+    )
+
+
+def _secret_if(secret: bool, value: str) -> pulumi.Input[str]:
+    """The value as a Pulumi secret when its config key is secret, so every input made from it is one."""
+    return pulumi.Output.secret(value) if secret else value
+
+
+def _keyed(values: list[str], key: Callable[[str], str], config_key: str) -> dict[str, str]:
+    try:
+        return keyed(values, key)
+    except ValueError as exc:
+        raise FleetConfigError(f"{config_key}: {exc} (each entry names its own resources)") from None
+
+
+def _aws_fleet(
+    layout: _AwsLayout, plan: FleetPlan, environment: str, config: StackConfig, catalog: Catalog
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One AwsRegionFleet per AWS region of the plan, plus the stack's budgets.
+
+    Every input made from ``tensorfleet:aws`` or ``tensorfleet:costCentre`` is a Pulumi secret when
+    that key is (``config.is_secret``); region codes stay plain. Returns the cluster outputs and the
+    (secret) kubeconfigs, each keyed by ``aws:<region>``.
+    """
+    settings = layout.settings
+    inputs = _aws_inputs(layout, config.is_secret("aws"))
+    cost_centre = _secret_if(config.is_secret("cost_centre"), config.cost_centre or "unassigned")
+    tags = {"environment": environment, "cost-centre": cost_centre, "managed-by": "tensorfleet"}
     providers: dict[str, aws.Provider] = {}
 
     def provider(region: str) -> aws.Provider:
@@ -87,7 +184,7 @@ def _aws_fleet(
             providers[region] = aws.Provider(
                 f"aws-{region}",
                 region=region,
-                allowed_account_ids=[settings.account_id],
+                allowed_account_ids=[inputs.account_id],
                 default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
             )
         return providers[region]
@@ -100,33 +197,29 @@ def _aws_fleet(
             aws.iam.ServiceLinkedRole(
                 "aws-autoscaling-service-role",
                 aws_service_name="autoscaling.amazonaws.com",
-                opts=pulumi.ResourceOptions(provider=provider(settings.home_region)),
+                opts=pulumi.ResourceOptions(provider=provider(layout.home)),
             )
         )
     clusters: dict[str, Any] = {}
     kubeconfigs: dict[str, Any] = {}
     fleets: dict[str, AwsRegionFleet] = {}
-    for region, rows in sorted(rows_by_region.items()):
-        existing = settings.existing_networks.get(region)
+    for region, rows in sorted(layout.rows_by_region.items()):
+        blocks = inputs.capacity_blocks.get(region, {})
         fleet = AwsRegionFleet(
             f"aws-{region}",
             AwsRegionFleetArgs(
                 region=region,
-                account_id=settings.account_id,
+                account_id=inputs.account_id,
                 stack=environment,
                 zone_ids=catalog.zones[f"aws:{region}"][:6],
-                node_groups=tuple(
-                    _node_group(row, tenants[row.workload], settings.capacity_blocks.get(region, {})) for row in rows
-                ),
+                node_groups=tuple(_node_group(row, tenants[row.workload], blocks) for row in rows),
                 production=config.production,
-                kubernetes_version=settings.kubernetes_version,
-                vpc_cidr=settings.vpc_cidr,
+                kubernetes_version=inputs.kubernetes_version,
+                vpc_cidr=inputs.vpc_cidr,
                 nat_per_zone=settings.nat_per_zone,
-                public_access_cidrs=tuple(settings.public_access_cidrs),
-                admin_principal_arns=tuple(settings.admin_principal_arns),
-                existing_network=None
-                if existing is None
-                else ExistingNetwork(vpc_id=existing.vpc_id, private_subnet_ids=dict(existing.private_subnet_ids)),
+                public_access_cidrs=inputs.public_access_cidrs,
+                admin_principals=inputs.admin_principals,
+                existing_network=inputs.existing_networks.get(region),
             ),
             pulumi.ResourceOptions(providers={"aws": provider(region)}, depends_on=depends),
         )
@@ -141,7 +234,8 @@ def _aws_fleet(
             "nodeGroups": fleet.node_group_names,
         }
         kubeconfigs[f"aws:{region}"] = fleet.kubeconfig
-    _aws_budgets(plan, environment, config, settings, fleets, provider, depends)
+    options = pulumi.ResourceOptions(providers={"aws": provider(layout.home)}, depends_on=depends)
+    _aws_budgets(plan, environment, config, layout, inputs.account_id, fleets, options)
     return clusters, kubeconfigs
 
 
@@ -149,19 +243,22 @@ def _aws_budgets(
     plan: FleetPlan,
     environment: str,
     config: StackConfig,
-    settings: AwsConfig,
+    layout: _AwsLayout,
+    account_id: pulumi.Input[str],
     fleets: dict[str, AwsRegionFleet],
-    provider: Any,
-    depends: list[pulumi.Resource],
+    options: pulumi.ResourceOptions,
 ) -> None:
-    home = settings.home_region
-    options = pulumi.ResourceOptions(providers={"aws": provider(home)}, depends_on=depends)
+    """The budgets and their alert topic in the home region, encrypted with its fleet's key if it
+    has a fleet. Alert e-mails are secrets when ``tensorfleet:budgetAlertEmails`` is."""
+    home = layout.home
     if home in fleets:
         key_arn: pulumi.Input[str] = fleets[home].key_arn
     else:
         alias = f"tensorfleet-{environment}-{home}-alerts"
-        key = RegionKey(f"aws-{home}-alerts-key", RegionKeyArgs(account_id=settings.account_id, alias=alias,
-                                                                 production=config.production), options)  # fmt: skip
+        key = RegionKey(
+            f"aws-{home}-alerts-key", RegionKeyArgs(account_id=account_id, alias=alias, production=config.production),
+            options,
+        )  # fmt: skip
         key_arn = key.arn
     budgets = [
         BudgetSpec(name=w.profile.name, monthly_usd=w.profile.budget.monthly_usd, tags={"workload": w.profile.name})
@@ -172,13 +269,14 @@ def _aws_budgets(
         budgets.append(
             BudgetSpec(name="stack", monthly_usd=config.budget_monthly_usd, tags={"environment": environment})
         )
+    secret = config.is_secret("budget_alert_emails")
     AwsBudgets(
         "aws-budgets",
         AwsBudgetsArgs(
-            account_id=settings.account_id,
+            account_id=account_id,
             key_arn=key_arn,
             budgets=tuple(budgets),
-            alert_emails=tuple(config.budget_alert_emails),
+            alert_emails={key: _secret_if(secret, address) for key, address in layout.emails.items()},
         ),
         options,
     )
@@ -194,7 +292,95 @@ def _require_aws(config: StackConfig) -> AwsConfig:
     return config.aws
 
 
-def _node_group(row: StagePlacement, tenant: str, capacity_blocks: dict[str, str]) -> NodeGroupSpec:
+# --- the home region: stack-wide AWS resources, inside every workload's residency ---------------
+
+HOME_HOLDS = "the stack-wide budget alert topic, its key and the AWS budgets"
+
+Residencies = dict[str, tuple[Residency, frozenset[str]]]
+"""Workload name -> (its expanded ``compliance.data_residency``, the AWS region codes that allows),
+for each workload that restricts residency."""
+
+
+def _home_region(plan: FleetPlan, pinned: str | None, fleet_regions: set[str], catalog: Catalog) -> str:
+    """The pinned home region once checked, else the first region (by code) that every workload's
+    residency allows, preferring one that runs a fleet (its key is reused)."""
+    residencies = _residencies(plan, catalog)
+    if pinned is not None:
+        return _checked_home(pinned, residencies, catalog)
+    allowed = _allowed_everywhere(residencies, catalog)
+    home = next((code for code in [*sorted(fleet_regions), *allowed] if code in allowed), None)
+    if home is None:
+        raise FleetConfigError(
+            f"no AWS region can hold {HOME_HOLDS}: it must be one that every workload's "
+            f"compliance.data_residency allows, and {_share_none(residencies)}; run such workloads in separate stacks"
+        )
+    return home
+
+
+def _residencies(plan: FleetPlan, catalog: Catalog) -> Residencies:
+    """Every workload's residency (gateway-only ones too) with the AWS regions it allows, by the
+    placement's own rule (``Residency.allows``)."""
+    aws_regions = [region for region in catalog.regions.values() if region.cloud == "aws"]
+    result: Residencies = {}
+    for profile in sorted([*(w.profile for w in plan.workloads), *plan.gateway_only], key=lambda p: p.name):
+        residency = expand_residency(profile.compliance.data_residency)
+        if residency:
+            result[profile.name] = (residency, frozenset(r.code for r in aws_regions if residency.allows(r)))
+    return result
+
+
+def _allowed_everywhere(residencies: Residencies, catalog: Catalog) -> list[str]:
+    """AWS region codes, sorted, that every residency allows."""
+    codes = {region.code for region in catalog.regions.values() if region.cloud == "aws"}
+    for _, allowed in residencies.values():
+        codes &= allowed
+    return sorted(codes)
+
+
+def _checked_home(home: str, residencies: Residencies, catalog: Catalog) -> str:
+    """The pinned home region if the catalog knows it and every workload's residency allows it."""
+    try:
+        catalog.region("aws", home)
+    except UnknownName as exc:
+        raise FleetConfigError(f"tensorfleet:aws.home_region: {exc}") from None
+    forbidding = {name: residency for name, (residency, codes) in residencies.items() if home not in codes}
+    if not forbidding:
+        return home
+    allowed = _allowed_everywhere(residencies, catalog)
+    hint = (
+        f"regions every workload allows: {', '.join(allowed)}; or unset it to have one chosen"
+        if allowed
+        else f"no region qualifies: {_share_none(residencies)}"
+    )
+    raise FleetConfigError(
+        f"tensorfleet:aws.home_region: {home!r} is outside the compliance.data_residency of "
+        f"{_workloads(forbidding)}, and it would hold {HOME_HOLDS}; {hint}"
+    )
+
+
+def _share_none(residencies: Residencies) -> str:
+    """Which residencies leave no AWS region: one alone, else the first pair, else all together."""
+    for name, (residency, codes) in residencies.items():
+        if not codes:
+            return f"{_workloads({name: residency})} allows no AWS region"
+    names = list(residencies)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            if not residencies[first][1] & residencies[second][1]:
+                pair = {first: residencies[first][0], second: residencies[second][0]}
+                return f"{_workloads(pair)} share no AWS region"
+    return f"{_workloads({name: residency for name, (residency, _) in residencies.items()})} share no AWS region"
+
+
+def _workloads(residency_by_name: dict[str, Residency]) -> str:
+    """``workload 'a' ([DE])`` or ``workloads 'a' ([DE]) and 'b' ([US])``."""
+    parts = [f"{name!r} ([{residency.describe()}])" for name, residency in residency_by_name.items()]
+    if len(parts) == 1:
+        return f"workload {parts[0]}"
+    return f"workloads {', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _node_group(row: StagePlacement, tenant: str, capacity_blocks: dict[str, pulumi.Input[str]]) -> NodeGroupSpec:
     choice = row.choice
     offering = choice.option.offering
     block = capacity_blocks.get(offering.instance_type) if choice.option.capacity == "on-demand" else None

@@ -13,7 +13,12 @@ import pulumi_aws as aws
 
 from components.aws.policies import tls_only_bucket_policy
 
-__all__ = ["SecureBucket", "SecureBucketArgs"]
+__all__ = ["FORMER_TYPES", "TYPE", "SecureBucket", "SecureBucketArgs"]
+
+TYPE = "tensorfleet:aws:SecureBucket"
+FORMER_TYPES = ("tensorfleet:aws:ModelArtifactBucket",)
+"""Earlier type tokens of this component, kept as aliases so that stacks created under them keep
+their buckets (a changed token would otherwise replace the component and every child)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +36,8 @@ class SecureBucket(pulumi.ComponentResource):
     arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("tensorfleet:aws:SecureBucket", name, None, opts)
+        aliases = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=former) for former in FORMER_TYPES])
+        super().__init__(TYPE, name, None, pulumi.ResourceOptions.merge(opts, aliases))
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(
             f"{name}-bucket", force_destroy=False, opts=pulumi.ResourceOptions(parent=self, protect=args.production)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -27,15 +27,19 @@ class EksClusterArgs:
     """Private subnets for the control plane's network interfaces (two zones at least)."""
     key_arn: pulumi.Input[str]
     """KMS key for envelope encryption of Kubernetes secrets."""
-    kubernetes_version: str = "1.33"
+    kubernetes_version: pulumi.Input[str] = "1.33"
     """EKS Kubernetes version. Default: 1.33."""
     private_endpoint_only: bool = True
     """Serve the API only inside the VPC. Default: yes (always in production)."""
-    public_access_cidrs: tuple[str, ...] = ()
-    """With a public endpoint, the CIDRs allowed to reach it. Required when the endpoint is public."""
-    admin_principal_arns: tuple[str, ...] = ()
-    """IAM principals granted cluster admin through access entries. Default: none, so the
-    identity that creates the cluster keeps admin rights (EKS's bootstrap permission)."""
+    public_access_cidrs: tuple[pulumi.Input[str], ...] = ()
+    """With a public endpoint, the CIDRs allowed to reach it. Required when the endpoint is public.
+    Plain entries are checked here; secret (Output) entries cannot be read before deployment, so the
+    caller validates them."""
+    admin_principals: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """IAM principal ARNs granted cluster admin through access entries, each under a stable key that
+    names its entry (``<name>-admin-<key>``): ``components.naming.keyed(arns, principal_key)``.
+    Default: none, so the identity that creates the cluster keeps admin rights (EKS's bootstrap
+    permission)."""
     production: bool = False
     """Protect the cluster and turn on EKS deletion protection. Default: no."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -73,7 +77,7 @@ class EksCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API",
-                bootstrap_cluster_creator_admin_permissions=not args.admin_principal_arns,
+                bootstrap_cluster_creator_admin_permissions=not args.admin_principals,
             ),
             deletion_protection=args.production,
             tags=args.tags,
@@ -87,18 +91,8 @@ class EksCluster(pulumi.ComponentResource):
         aws.eks.Addon(
             f"{name}-pod-identity", cluster_name=cluster.name, addon_name="eks-pod-identity-agent", opts=child
         )
-        for index, principal in enumerate(args.admin_principal_arns):
-            entry = aws.eks.AccessEntry(
-                f"{name}-admin-{index}", cluster_name=cluster.name, principal_arn=principal, type="STANDARD", opts=child
-            )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{index}",
-                cluster_name=cluster.name,
-                principal_arn=entry.principal_arn,
-                policy_arn=EKS_CLUSTER_ADMIN_POLICY,
-                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=child,
-            )
+        for key, principal in args.admin_principals.items():
+            _cluster_admin(f"{name}-admin-{key}", cluster.name, principal, child)
         node_role = _role(f"{name}-node-role", "ec2.amazonaws.com", EKS_NODE_POLICIES, child)
         self.name = cluster.name
         self.endpoint = cluster.endpoint
@@ -152,6 +146,22 @@ def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity] | None) -> str
     return oidcs[0].issuer if oidcs else None
 
 
+def _cluster_admin(
+    name: str, cluster_name: pulumi.Input[str], principal: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> None:
+    """An access entry and the cluster-admin policy for one principal. The association takes the
+    principal as given (a secret stays one) and waits for the entry."""
+    entry = aws.eks.AccessEntry(name, cluster_name=cluster_name, principal_arn=principal, type="STANDARD", opts=opts)
+    aws.eks.AccessPolicyAssociation(
+        name,
+        cluster_name=cluster_name,
+        principal_arn=principal,
+        policy_arn=EKS_CLUSTER_ADMIN_POLICY,
+        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[entry])),
+    )
+
+
 def _role(name: str, service: str, policies: tuple[str, ...], opts: pulumi.ResourceOptions) -> aws.iam.Role:
     role = aws.iam.Role(name, assume_role_policy=json.dumps(assume_role_policy(service)), opts=opts)
     for policy in policies:
@@ -172,7 +182,7 @@ def _validate(args: EksClusterArgs) -> None:
         problems.append(
             {"property_path": "public_access_cidrs", "reason": "a public endpoint needs an explicit CIDR allow-list"}
         )
-    if "0.0.0.0/0" in args.public_access_cidrs:
-        problems.append({"property_path": "public_access_cidrs", "reason": "0.0.0.0/0 opens the API to the internet"})
+    if any(isinstance(c, str) and c.endswith("/0") for c in args.public_access_cidrs):
+        problems.append({"property_path": "public_access_cidrs", "reason": "a /0 range opens the API to the internet"})
     if problems:
         raise pulumi.InputPropertiesError("EksCluster inputs are invalid", errors=problems)

@@ -17,8 +17,8 @@ DELETION_WINDOW_DAYS = 30  # the maximum AWS allows: a deleted key stays recover
 
 @dataclass(frozen=True, kw_only=True)
 class RegionKeyArgs:
-    account_id: str
-    """AWS account that administers the key (12 digits)."""
+    account_id: pulumi.Input[str]
+    """AWS account that administers the key (12 digits); a secret account stays secret in the policy."""
     alias: str
     """Alias name without the ``alias/`` prefix, e.g. ``tensorfleet-prod-us-east-1``."""
     production: bool = False
@@ -38,7 +38,7 @@ class RegionKey(pulumi.ComponentResource):
             description=f"tensorfleet {args.alias}: EKS secrets, EBS, S3 artifacts, SNS alerts",
             enable_key_rotation=True,
             deletion_window_in_days=DELETION_WINDOW_DAYS,
-            policy=json.dumps(key_policy(args.account_id)),
+            policy=pulumi.Output.from_input(args.account_id).apply(lambda account: json.dumps(key_policy(account))),
             # Children do not inherit depends_on: roles the policy names must exist before the key.
             opts=pulumi.ResourceOptions(
                 parent=self, protect=args.production, depends_on=opts.depends_on if opts else None

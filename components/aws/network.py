@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -17,8 +18,10 @@ class RegionNetworkArgs:
     """AWS region code, e.g. ``us-east-1`` (names the S3 endpoint service)."""
     zone_ids: tuple[str, ...]
     """Availability-zone IDs to span (2 to 6). Subnet names carry the zone ID, so adding a zone renames nothing."""
-    cidr_block: str = "10.64.0.0/16"
-    """VPC range. Default 10.64.0.0/16: a /19 private subnet per zone, /24 public subnets from the last /19."""
+    cidr_block: pulumi.Input[str] = "10.64.0.0/16"
+    """VPC range. Default 10.64.0.0/16: a /19 private subnet per zone, /24 public subnets from the last /19.
+    A plain range is checked here; a secret (Output) one cannot be read before deployment, so the
+    caller validates it (the subnets derived from it stay secret)."""
     nat_per_zone: bool = False
     """A NAT gateway in every zone, which survives a zone outage but costs one gateway per zone.
     Default: one shared NAT gateway."""
@@ -28,10 +31,15 @@ def subnet_plan(cidr_block: str, zone_ids: tuple[str, ...]) -> dict[str, tuple[s
     """Zone ID -> (private /19, public /24) carved deterministically from a /16."""
     network = ipaddress.IPv4Network(cidr_block)
     if network.prefixlen != 16:
-        raise ValueError(f"cidr_block must be a /16, got {cidr_block}")
+        raise ValueError(f"cidr_block must be a /16, got a /{network.prefixlen}")
     blocks = list(network.subnets(new_prefix=19))
     publics = list(blocks[-1].subnets(new_prefix=24))
     return {zone: (str(blocks[i]), str(publics[i])) for i, zone in enumerate(zone_ids)}
+
+
+def _ranges_of(zone: str, which: int) -> Callable[[dict[str, tuple[str, str]]], str]:
+    """Picks a zone's private (0) or public (1) range from a subnet plan."""
+    return lambda plan: plan[zone][which]
 
 
 class RegionNetwork(pulumi.ComponentResource):
@@ -47,14 +55,16 @@ class RegionNetwork(pulumi.ComponentResource):
             problems.append(
                 {"property_path": "zone_ids", "reason": f"needs 2 to 6 zones (EKS needs two), got {len(args.zone_ids)}"}
             )
-        try:
-            plan = subnet_plan(args.cidr_block, args.zone_ids)
-        except ValueError as exc:
-            problems.append({"property_path": "cidr_block", "reason": str(exc)})
+        if isinstance(args.cidr_block, str):
+            try:
+                subnet_plan(args.cidr_block, args.zone_ids)
+            except ValueError as exc:
+                problems.append({"property_path": "cidr_block", "reason": str(exc)})
         if problems:
             raise pulumi.InputPropertiesError("RegionNetwork inputs are invalid", errors=problems)
         super().__init__("tensorfleet:aws:RegionNetwork", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        plan = pulumi.Output.from_input(args.cidr_block).apply(lambda cidr: subnet_plan(cidr, args.zone_ids))
         vpc = aws.ec2.Vpc(
             f"{name}-vpc", cidr_block=args.cidr_block, enable_dns_hostnames=True, enable_dns_support=True, opts=child
         )
@@ -70,7 +80,9 @@ class RegionNetwork(pulumi.ComponentResource):
         nats: dict[str, aws.ec2.NatGateway] = {}
         private_route_tables = []
         self.private_subnet_ids = {}
-        for index, (zone, (private_cidr, public_cidr)) in enumerate(plan.items()):
+        for index, zone in enumerate(args.zone_ids):
+            # The subnets' ranges derive from the VPC's: a secret range keeps them secret.
+            private_cidr, public_cidr = plan.apply(_ranges_of(zone, 0)), plan.apply(_ranges_of(zone, 1))
             public = aws.ec2.Subnet(
                 f"{name}-public-{zone}",
                 vpc_id=vpc.id,

@@ -52,10 +52,10 @@ class AcceleratorNodeGroupArgs:
     nodes_max: int
     workload: str
     tenant: str
-    capacity_reservation_id: str | None = None
-    """An EC2 Capacity Block for ML reserved for these nodes (``cr-...``). When set, nodes launch into
-    it (EKS capacity type ``CAPACITY_BLOCK``); the reservation's own dates bound when they run.
-    Default: none."""
+    capacity_reservation_id: pulumi.Input[str] | None = None
+    """An EC2 Capacity Block for ML reserved for these nodes (``cr-...``, may be a secret). When set,
+    nodes launch into it (EKS capacity type ``CAPACITY_BLOCK``); the reservation's own dates bound
+    when they run. Default: none."""
     disk_size_gib: int = 200
     """Root volume (gp3) size: container images of model servers are large. Default: 200 GiB."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -120,7 +120,7 @@ class AcceleratorNodeGroup(pulumi.ComponentResource):
             subnet_ids=args.subnet_ids,
             instance_types=[args.instance_type],
             ami_type=ami_type(args.accelerator, args.instance_type),
-            capacity_type="CAPACITY_BLOCK" if block else capacity_type(args.capacity),
+            capacity_type="CAPACITY_BLOCK" if block is not None else capacity_type(args.capacity),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=args.nodes_min, desired_size=args.nodes_desired, max_size=args.nodes_max
             ),
@@ -150,7 +150,7 @@ def _validate(args: AcceleratorNodeGroupArgs) -> None:
         )
     if args.capacity not in ("on-demand", "spot"):
         problems.append({"property_path": "capacity", "reason": f"must be on-demand or spot, got {args.capacity!r}"})
-    if args.capacity_reservation_id and args.capacity != "on-demand":
+    if args.capacity_reservation_id is not None and args.capacity != "on-demand":
         problems.append({"property_path": "capacity_reservation_id", "reason": "a capacity block is not spot capacity"})
     if not args.subnet_ids:
         problems.append({"property_path": "subnet_ids", "reason": "no subnet in a zone that offers the instance type"})

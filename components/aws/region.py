@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -33,35 +34,42 @@ class NodeGroupSpec:
     nodes_min: int
     nodes_desired: int
     nodes_max: int
-    capacity_reservation_id: str | None = None
-    """A Capacity Block for ML to launch into. Default: none."""
+    capacity_reservation_id: pulumi.Input[str] | None = None
+    """A Capacity Block for ML to launch into (may be a secret). Default: none."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExistingNetwork:
     """A VPC the platform team already runs; tensorfleet then creates no network."""
 
-    vpc_id: str
-    private_subnet_ids: dict[str, str]
-    """Private subnet ID per availability-zone ID (two zones at least)."""
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Mapping[str, pulumi.Input[str]]
+    """Private subnet ID (may be a secret) per availability-zone ID (plain: it shapes the node groups),
+    two zones at least."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class AwsRegionFleetArgs:
+    """Values that only flow into resource inputs may be secrets (``pulumi.Output.secret``); region and
+    zone codes, counts and booleans shape the resource graph and stay plain."""
+
     region: str
-    account_id: str
+    account_id: pulumi.Input[str]
+    """The account that administers the region key (12 digits)."""
     stack: str
     zone_ids: tuple[str, ...]
     """Zones the network spans (every zone of the region the catalog knows)."""
     node_groups: tuple[NodeGroupSpec, ...]
     production: bool = False
     """Private API endpoint only, and key, cluster and bucket protected. Default: no."""
-    kubernetes_version: str = "1.33"
-    vpc_cidr: str = "10.64.0.0/16"
+    kubernetes_version: pulumi.Input[str] = "1.33"
+    vpc_cidr: pulumi.Input[str] = "10.64.0.0/16"
+    """A /16; a secret range is the caller's to validate (see RegionNetworkArgs.cidr_block)."""
     nat_per_zone: bool = False
-    public_access_cidrs: tuple[str, ...] = ()
+    public_access_cidrs: tuple[pulumi.Input[str], ...] = ()
     """Outside production: CIDRs allowed to reach a public API endpoint. Default: none (endpoint private)."""
-    admin_principal_arns: tuple[str, ...] = ()
+    admin_principals: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Cluster-admin principal ARNs under stable keys (see EksClusterArgs.admin_principals)."""
     existing_network: ExistingNetwork | None = None
     """Bring your own VPC. Default: tensorfleet creates one."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -111,7 +119,7 @@ class AwsRegionFleet(pulumi.ComponentResource):
                 kubernetes_version=args.kubernetes_version,
                 private_endpoint_only=args.production or not args.public_access_cidrs,
                 public_access_cidrs=() if args.production else args.public_access_cidrs,
-                admin_principal_arns=args.admin_principal_arns,
+                admin_principals=args.admin_principals,
                 production=args.production,
                 tags=args.tags,
             ),

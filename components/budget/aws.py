@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -29,12 +30,15 @@ class BudgetSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class AwsBudgetsArgs:
-    account_id: str
+    account_id: pulumi.Input[str]
+    """The account whose spend the budgets track (12 digits; may be a secret)."""
     key_arn: pulumi.Input[str]
     """KMS key that encrypts the alert topic."""
     budgets: tuple[BudgetSpec, ...]
-    alert_emails: tuple[str, ...] = ()
-    """Email subscribers of the alert topic (each confirms by email). Default: none."""
+    alert_emails: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """E-mail subscribers of the alert topic (each confirms by email; may be secrets), each under a
+    stable key that names its subscription (``<name>-alerts-<key>``):
+    ``components.naming.keyed(addresses, email_key)``. Default: none."""
 
 
 class AwsBudgets(pulumi.ComponentResource):
@@ -49,16 +53,19 @@ class AwsBudgets(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             f"{name}-alerts",
             arn=topic.arn,
-            policy=topic.arn.apply(lambda arn: json.dumps(sns_budgets_publish_policy(arn, args.account_id))),
+            policy=pulumi.Output.all(topic.arn, args.account_id).apply(
+                lambda values: json.dumps(sns_budgets_publish_policy(values[0], values[1]))
+            ),
             opts=child,
         )
-        for index, email in enumerate(args.alert_emails):
+        for key, email in args.alert_emails.items():
             aws.sns.TopicSubscription(
-                f"{name}-alerts-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child
+                f"{name}-alerts-{key}", topic=topic.arn, protocol="email", endpoint=email, opts=child
             )
         for spec in args.budgets:
             aws.budgets.Budget(
                 f"{name}-{spec.name}",
+                account_id=args.account_id,
                 budget_type="COST",
                 time_unit="MONTHLY",
                 limit_amount=f"{spec.monthly_usd:.2f}",

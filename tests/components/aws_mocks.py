@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from pulumi.runtime import mocks
+from pulumi.runtime import mocks, settings
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
 
-from tensorfleet.engine import ProgramRun, read_stack_config, run_program
+from tensorfleet.engine import EchoMocks, ProgramRun, read_stack_config, run_program
 
 ACCOUNT = "111122223333"
 
@@ -41,8 +45,41 @@ class AwsMocks(mocks.Mocks):
         return {}
 
 
-def run_stack(stack: str, **changes: Any) -> ProgramRun:
-    """Runs the real program for ``stack`` with config ``changes`` (camelCase keys) under AwsMocks."""
+def run_stack(stack: str, secret: Iterable[str] = (), **changes: Any) -> ProgramRun:
+    """Runs the real program for ``stack`` with config ``changes`` (camelCase keys) under AwsMocks.
+
+    ``secret`` names camelCase keys to mark secret; their values are handed over decrypted, as the
+    Pulumi CLI hands them to the language host.
+    """
     config, secret_keys = read_stack_config(stack)
     config.update({f"tensorfleet:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in changes.items()})
-    return run_program(stack, config, secret_keys, mock=AwsMocks())
+    return run_program(stack, config, secret_keys | {f"tensorfleet:{k}" for k in secret}, mock=AwsMocks())
+
+
+class RequestMonitor(mocks.MockMonitor):
+    """Pulumi's mock monitor, keeping every RegisterResource request as sent (aliases included). It
+    may deny alias specs, as engines before them did, so that the SDK computes alias URNs itself."""
+
+    def __init__(self, alias_specs: bool = True) -> None:
+        super().__init__(EchoMocks())
+        self.alias_specs = alias_specs
+        self.requests: list[Any] = []
+
+    def GetDeploymentInfo(self, request: Any) -> Any:
+        features = super().GetDeploymentInfo(request).supportedFeatures
+        specs = resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS
+        return resource_pb2.DeploymentInfo(supportedFeatures=[f for f in features if self.alias_specs or f != specs])
+
+    def RegisterResource(self, request: Any) -> Any:
+        self.requests.append(request)
+        return super().RegisterResource(request)
+
+
+def register(build: Callable[[], object], alias_specs: bool = True) -> list[Any]:
+    """Runs ``build`` (components made directly, without the planner) as a program of stack ``test``
+    under the mock engine; returns the RegisterResource requests, the root stack's left out."""
+    monitor = RequestMonitor(alias_specs)
+    mocks.set_mocks(monitor.mocks, project="tensorfleet", stack="test", preview=True, monitor=monitor)
+    settings.set_root_resource(None)  # type: ignore[arg-type]  # run_in_stack creates the root stack
+    _sync_await(run_in_stack(build))
+    return [r for r in monitor.requests if r.type != "pulumi:pulumi:Stack"]

@@ -237,7 +237,7 @@ def test_bring_your_own_network_creates_none(dev):
     }
     region = sorted(placed)[0]
     zones = load_catalog().zones[f"aws:{region}"]
-    existing = {"vpc_id": "vpc-0abc", "private_subnet_ids": {zone: f"subnet-{zone}" for zone in zones}}
+    existing = {"vpc_id": "vpc-0abc12345", "private_subnet_ids": {z: f"subnet-{i:08x}" for i, z in enumerate(zones)}}
     run = run_stack("dev", aws={"account_id": ACCOUNT, "existing_networks": {region: existing}})
     networks = {n.name for n in _all(run, "tensorfleet:aws:RegionNetwork")}
     assert f"aws-{region}-network" not in networks
