@@ -102,7 +102,7 @@ def _aws_layout(plan: FleetPlan, config: StackConfig, catalog: Catalog) -> _AwsL
     return _AwsLayout(
         settings=settings,
         rows_by_region=dict(rows_by_region),
-        home=_home_region(plan, settings.home_region, set(rows_by_region), catalog),
+        home=_home_region(plan, settings.home_region, catalog),
         admins=_keyed(settings.admin_principal_arns, principal_key, "tensorfleet:aws.admin_principal_arns"),
         emails=_keyed(config.budget_alert_emails, email_key, "tensorfleet:budgetAlertEmails"),
     )
@@ -235,7 +235,7 @@ def _aws_fleet(
         }
         kubeconfigs[f"aws:{region}"] = fleet.kubeconfig
     options = pulumi.ResourceOptions(providers={"aws": provider(layout.home)}, depends_on=depends)
-    _aws_budgets(plan, environment, config, layout, inputs.account_id, fleets, options)
+    _aws_budgets(plan, environment, config, layout, inputs.account_id, options)
     return clusters, kubeconfigs
 
 
@@ -245,21 +245,20 @@ def _aws_budgets(
     config: StackConfig,
     layout: _AwsLayout,
     account_id: pulumi.Input[str],
-    fleets: dict[str, AwsRegionFleet],
     options: pulumi.ResourceOptions,
 ) -> None:
-    """The budgets and their alert topic in the home region, encrypted with its fleet's key if it
-    has a fleet. Alert e-mails are secrets when ``tensorfleet:budgetAlertEmails`` is."""
+    """The budgets and their alert topic in the home region, encrypted with a key of their own.
+
+    The alerts key never borrows the home region's fleet key: a fleet that comes or goes with a
+    price refresh would otherwise replace the protected key under the topic. Alert e-mails are
+    secrets when ``tensorfleet:budgetAlertEmails`` is."""
     home = layout.home
-    if home in fleets:
-        key_arn: pulumi.Input[str] = fleets[home].key_arn
-    else:
-        alias = f"tensorfleet-{environment}-{home}-alerts"
-        key = RegionKey(
-            f"aws-{home}-alerts-key", RegionKeyArgs(account_id=account_id, alias=alias, production=config.production),
-            options,
-        )  # fmt: skip
-        key_arn = key.arn
+    alias = f"tensorfleet-{environment}-{home}-alerts"
+    key = RegionKey(
+        f"aws-{home}-alerts-key", RegionKeyArgs(account_id=account_id, alias=alias, production=config.production),
+        options,
+    )  # fmt: skip
+    key_arn: pulumi.Input[str] = key.arn
     budgets = [
         BudgetSpec(name=w.profile.name, monthly_usd=w.profile.budget.monthly_usd, tags={"workload": w.profile.name})
         for w in plan.workloads
@@ -301,14 +300,24 @@ Residencies = dict[str, tuple[Residency, frozenset[str]]]
 for each workload that restricts residency."""
 
 
-def _home_region(plan: FleetPlan, pinned: str | None, fleet_regions: set[str], catalog: Catalog) -> str:
-    """The pinned home region once checked, else the first region (by code) that every workload's
-    residency allows, preferring one that runs a fleet (its key is reused)."""
+DEFAULT_HOME = "us-east-1"
+"""Where stack-wide resources go when every workload's residency allows it (AWS Budgets' own region)."""
+
+
+def _home_region(plan: FleetPlan, pinned: str | None, catalog: Catalog) -> str:
+    """The pinned home region once checked; else us-east-1 if every workload's residency allows
+    it; else the first commercial-partition region (by code) that every residency allows.
+
+    The choice depends on the profiles' residencies only, never on where the plan puts fleets,
+    so a price refresh never moves (replaces) the alert topic, its key or the budgets.
+    """
     residencies = _residencies(plan, catalog)
     if pinned is not None:
         return _checked_home(pinned, residencies, catalog)
     allowed = _allowed_everywhere(residencies, catalog)
-    home = next((code for code in [*sorted(fleet_regions), *allowed] if code in allowed), None)
+    # China and GovCloud regions live in other AWS partitions, with accounts of their own.
+    commercial = [code for code in allowed if not code.startswith(("cn-", "us-gov-"))]
+    home = DEFAULT_HOME if DEFAULT_HOME in commercial else next(iter(commercial), None)
     if home is None:
         raise FleetConfigError(
             f"no AWS region can hold {HOME_HOLDS}: it must be one that every workload's "

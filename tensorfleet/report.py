@@ -49,12 +49,17 @@ def build_plan(stack: str, run: ProgramRun, policy_results: list[dict[str, Any]]
             }
         )
     kgs = [p["monthly_kgco2"] for p in placements]
+    # The engine registers resources as their inputs resolve, an order that varies between runs;
+    # the plan lists everything in a fixed order so that two plans of the same program diff clean.
+    placements.sort(key=lambda p: (p["workload"], p["cloud"], p["region"], p["instance_type"]))
+    resources.sort(key=lambda r: r["urn"])
+    results = sorted(policy_results or [], key=lambda r: (r["policy"], r["urn"] or "", r["message"]))
     return {
         "schema": PLAN_SCHEMA,
         "stack": stack,
         "placements": placements,
         "resources": resources,
-        "policy_results": list(policy_results or []),
+        "policy_results": results,
         "totals": {
             "monthly_usd": round(sum(p["monthly_usd"] for p in placements), 2),
             "monthly_kgco2": None if any(k is None for k in kgs) else round(sum(kgs), 3),

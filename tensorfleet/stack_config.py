@@ -70,10 +70,10 @@ class AwsConfig(_Model):
     """The only account the stack may deploy to (the providers refuse any other)."""
     home_region: str | None = None
     """Region of the stack-wide budget alert topic, its key and the AWS budgets; it must be an AWS
-    region that every workload's ``compliance.data_residency`` allows. Default: chosen, the first
-    such region (by code) that runs a fleet, else the first such region of the catalog. The choice
-    follows the plan's fleet regions: pin it once the stack is deployed, since moving it replaces
-    the topic and its subscriptions."""
+    region that every workload's ``compliance.data_residency`` allows. Default: us-east-1 where
+    every residency allows it, else the first such commercial-partition region (by code). The
+    default depends on residencies only, never on prices or placements; changing it replaces the
+    topic, its key and the subscriptions."""
     kubernetes_version: Annotated[str, Field(pattern=r"^1\.[0-9]{2}$")] = "1.33"
     """EKS Kubernetes minor version, e.g. ``1.33``. Default: 1.33."""
     vpc_cidr: str = "10.64.0.0/16"

@@ -104,7 +104,10 @@ def test_unknown_config_key_is_reported(tmp_path, capsys, config_with):
     config_with("tensorfleet:budgetMonthlyUSD", "5")
     code, out_json, _ = _plan(tmp_path, "--stack", "dev")
     assert code == 2 and not out_json.exists()
-    assert "tensorfleet:budgetMonthlyUSD: unknown key; did you mean tensorfleet:budgetMonthlyUsd?" in capsys.readouterr().err
+    assert (
+        "tensorfleet:budgetMonthlyUSD: unknown key; did you mean tensorfleet:budgetMonthlyUsd?"
+        in capsys.readouterr().err
+    )
 
 
 def test_infeasible_stack_exits_non_zero_with_the_binding_constraint(tmp_path, capsys, config_with):
@@ -113,7 +116,60 @@ def test_infeasible_stack_exits_non_zero_with_the_binding_constraint(tmp_path, c
     err = capsys.readouterr().err
     assert code == 2 and not out_json.exists()
     assert err.startswith("error: stack budget $10/month is below the cheapest plan")
+    assert "tensorfleet:budgetMonthlyUsd" in err and "--budget" not in err
     assert "Traceback" not in err
+
+
+def test_place_names_its_own_flag_for_the_stack_budget(capsys, project_root):
+    profile = project_root / "workloads" / "examples" / "recommendation-embeddings.yaml"
+    assert main(["place", str(profile), "--budget", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: stack budget $10/month is below the cheapest plan")
+    assert "--budget" in err and "tensorfleet:budgetMonthlyUsd" not in err
+
+
+def test_a_workload_budget_is_named_in_its_profile_file(capsys, project_root, tmp_path):
+    source = (project_root / "workloads" / "examples" / "recommendation-embeddings.yaml").read_text()
+    profile = tmp_path / "tight.yaml"
+    profile.write_text(source.replace("monthly_usd: 50000", "monthly_usd: 5"))
+    assert "monthly_usd: 5\n" in profile.read_text()
+    assert main(["place", str(profile)]) == 2
+    err = capsys.readouterr().err
+    assert "budget.monthly_usd" in err and str(profile) in err
+
+
+def test_a_component_refusing_its_inputs_is_one_message(tmp_path, capsys, monkeypatch):
+    """Rules the config model cannot know are still reported as a message, not a traceback."""
+    import components.aws.network as network
+
+    def refuse(cidr_block, zone_ids):
+        raise ValueError("no room for the subnets in this range")
+
+    monkeypatch.setattr(network, "subnet_plan", refuse)
+    code, out_json, _ = _plan(tmp_path, "--stack", "dev")
+    err = capsys.readouterr().err
+    assert code == 2 and not out_json.exists()
+    assert err.startswith(
+        "error: stacks/Pulumi.dev.yaml: a component refused its inputs: RegionNetwork inputs are invalid"
+    )
+    assert "  - cidr_block: no room for the subnets in this range" in err and "Traceback" not in err
+
+
+def test_plan_files_are_the_same_bytes_whatever_the_hash_seed(tmp_path, project_root):
+    """Nothing in the output may depend on set or dict order that varies between processes."""
+    import os
+
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run(
+            [sys.executable, "-m", "tensorfleet.cli", "plan", "--stack", "staging",
+             "--json", str(out / "plan.json"), "--md", str(out / "plan.md")],
+            cwd=project_root, env=env, check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+        outputs.append(((out / "plan.json").read_bytes(), (out / "plan.md").read_bytes()))
+    assert outputs[0] == outputs[1]
 
 
 def test_place_prints_each_workload_with_reasons(capsys, project_root):

@@ -80,17 +80,33 @@ def test_an_eu_only_hipaa_stack_registers_nothing_outside_its_residency(eu_only)
     assert all(expand_residency(EU).allows(catalog.region("aws", code)) for code in regions.values())
 
 
-def test_the_chosen_home_is_a_fleet_region_whose_key_is_reused(eu_only):
-    assert _topic_region(eu_only) == _fleet_regions(eu_only)[0]
-    assert not _alert_keys(eu_only)
+def test_the_chosen_home_is_the_first_allowed_region_with_a_key_of_its_own(eu_only):
+    # The default follows residencies only: the first EU region by code, fleet or not.
+    assert _topic_region(eu_only) == "eu-central-1"
+    assert _alert_keys(eu_only) == ["aws-eu-central-1-alerts-key"]
 
 
-def test_without_a_fleet_region_inside_every_residency_the_first_allowed_region_gets_its_own_key(eu_only):
-    # An Irish-only gateway workload leaves eu-west-1, where no fleet runs.
-    assert "eu-west-1" not in _fleet_regions(eu_only)
+def test_us_east_1_stays_the_home_where_every_residency_allows_it():
+    run = _run(workloads=[{**EU_IMAGING, "overrides": {**EU_IMAGING["overrides"], "compliance": {}}}])
+    assert _topic_region(run) == "us-east-1"
+    assert _alert_keys(run) == ["aws-us-east-1-alerts-key"]
+
+
+def test_a_residency_that_excludes_the_others_moves_the_home():
     run = _run(workloads=[EU_IMAGING, _triage("IE")])
-    assert _topic_region(run) == "eu-west-1"
+    assert "eu-west-1" not in _fleet_regions(run)
+    assert _topic_region(run) == "eu-west-1"  # the only region the Irish-only workload allows
     assert _alert_keys(run) == ["aws-eu-west-1-alerts-key"]
+
+
+def test_the_home_does_not_follow_the_fleets(eu_only):
+    """A price refresh that moves fleets must not move (replace) the alert topic or its key."""
+    placement = {**EU_IMAGING["overrides"]["placement"], "denied_regions": ["aws:eu-central-1"], "min_regions": 1}
+    overrides = {**EU_IMAGING["overrides"], "placement": placement, "slo": {"availability": 0.99}}
+    moved = _run(workloads=[{**EU_IMAGING, "overrides": overrides}])
+    assert "eu-central-1" in _fleet_regions(eu_only) and "eu-central-1" not in _fleet_regions(moved)
+    assert _topic_region(moved) == _topic_region(eu_only) == "eu-central-1"
+    assert _alert_keys(moved) == _alert_keys(eu_only)
 
 
 def test_a_pinned_home_region_is_used():

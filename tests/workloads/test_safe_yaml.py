@@ -89,5 +89,5 @@ def test_deep_flow_nesting_is_refused_before_the_quadratic_scanner(monkeypatch):
 
 
 def test_brackets_in_quotes_and_comments_do_not_count():
-    text = "a: '" + "[" * 100 + "'\nb: \"" + "{" * 100 + "\"  # " + "[" * 100 + "\nc: [1, [2]]\n"
+    text = "a: '" + "[" * 100 + "'\nb: \"" + "{" * 100 + '"  # ' + "[" * 100 + "\nc: [1, [2]]\n"
     assert load_yaml_text(text) == {"a": "[" * 100, "b": "{" * 100, "c": [1, [2]]}
