@@ -220,10 +220,11 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     regions = _read_regions(data_dir, pue)
     spot_savings = _read_spot_advisor(data_dir / "aws_spot_advisor.csv")
     offered_in, region_zones = _read_aws_zones(data_dir / "aws_az_offerings.csv")
+    partitions = _read_partitions(data_dir / "gpu_partitions.csv")
     offerings: list[Offering] = []
     excluded: list[ExcludedRow] = []
     for line, row in _rows(data_dir / "accelerators.csv"):
-        reason = _exclusion_reason(row, regions)
+        reason = _exclusion_reason(row, regions) or partitions.get((row["cloud"], row["instance_type"]))
         zones = offered_in.get((row["instance_type"], row["region"]), ())
         if not reason and row["cloud"] == "aws":
             reason = _aws_reason(row, specs, zones)
@@ -234,6 +235,24 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     return Catalog(
         offerings=tuple(offerings), regions=regions, specs=specs, excluded=tuple(excluded), zones=region_zones
     )
+
+
+def _read_partitions(path: Path) -> dict[tuple[str, str], str]:
+    """Instance types that get part of one GPU (a vGPU slice) although the price catalog counts a
+    whole one, with the exclusion reason naming the slice."""
+    reasons: dict[tuple[str, str], str] = {}
+    for line, row in _rows(path):
+        numerator, _, denominator = row["gpu_fraction"].partition("/")
+        if not (numerator.isdigit() and denominator.isdigit() and 0 < int(numerator) < int(denominator)):
+            raise ValueError(
+                f"{path.name} line {line}: column 'gpu_fraction' is {row['gpu_fraction']!r}; "
+                "expected a fraction below 1 such as 1/6"
+            )
+        memory = _num(row, "gpu_memory_gib", path.name, line)
+        reasons[(row["cloud"], row["instance_type"])] = (
+            f"fractional GPU partition ({row['gpu_fraction']} of a GPU, {memory:g} GiB); not a whole accelerator"
+        )
+    return reasons
 
 
 def _read_specs(path: Path) -> Iterable[AcceleratorSpec]:

@@ -15,7 +15,7 @@ def catalog():
 
 
 def test_every_offering_has_a_source_and_a_positive_price(catalog):
-    assert len(catalog.offerings) > 2000
+    assert len(catalog.offerings) > 1900  # of 2,947 rows; the rest are excluded with a reason
     for o in catalog.offerings:
         assert o.price_source and o.confidence in {"high", "medium", "low"}, o
         assert o.usd_per_hour > 0, o
@@ -99,6 +99,31 @@ def test_fractional_and_multi_host_rows_are_excluded(catalog):
     assert any(t == "g6f.large" and "fractional" in r for t, r in reasons)
     assert any(t == "tpu-v5litepod-256" and "multi-host" in r for t, r in reasons)
     assert any(o.instance_type == "tpu-v5litepod-8" for o in catalog.offerings)
+
+
+@pytest.mark.parametrize(
+    ("partial", "fraction", "whole"),
+    [
+        ("Standard_NV6ads_A10_v5", "1/6", "Standard_NV36ads_A10_v5"),
+        ("Standard_NV18ads_A10_v5", "1/2", "Standard_NV72ads_A10_v5"),
+        ("Standard_NV4ads_V710_v5", "1/6", "Standard_NV24ads_V710_v5"),
+    ],
+)
+def test_azure_gpu_partitions_are_never_whole_accelerators(catalog, partial, fraction, whole):
+    """The price source counts a 1/6 vGPU slice as one GPU; placing it as an A10 would be untrue."""
+    assert not any(o.instance_type == partial for o in catalog.offerings)
+    reasons = {e.reason for e in catalog.excluded if e.instance_type == partial}
+    assert reasons and all(f"fractional GPU partition ({fraction} of a GPU" in r for r in reasons)
+    assert any(o.instance_type == whole for o in catalog.offerings)
+
+
+def test_a_partition_that_is_not_a_fraction_is_a_data_error(tmp_path):
+    for path in DATA_DIR.glob("*.csv"):
+        (tmp_path / path.name).write_text(path.read_text())
+    rows = (tmp_path / "gpu_partitions.csv").read_text().replace(",1/6,4,", ",6/6,4,", 1)
+    (tmp_path / "gpu_partitions.csv").write_text(rows)
+    with pytest.raises(ValueError, match=r"gpu_partitions.csv line 2: column 'gpu_fraction' is '6/6'"):
+        load_catalog(tmp_path)
 
 
 def test_every_sizeable_accelerator_has_complete_specs(catalog):
