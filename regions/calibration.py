@@ -13,6 +13,7 @@ named calibrated family; the table says so.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,8 +43,10 @@ __all__ = [
     "NOT_FOR_LLMS",
     "CalibrationPoint",
     "FamilyFit",
+    "efficiency_of",
     "fit_families",
     "hardware_of",
+    "link_of",
     "load_efficiencies",
     "load_interconnects",
     "load_points",
@@ -330,3 +333,27 @@ def load_efficiencies(path: Path = EFFICIENCY_FILE) -> dict[str, FamilyFit]:
                 borrowed_from=row["borrowed_from"] or None,
             )
     return fits
+
+
+@functools.lru_cache(maxsize=1)
+def _stored() -> dict[str, FamilyFit]:
+    return load_efficiencies()
+
+
+@functools.lru_cache(maxsize=1)
+def _links() -> dict[str, float]:
+    return load_interconnects()
+
+
+def efficiency_of(accelerator: str) -> Efficiency | None:
+    """The calibrated (or borrowed) efficiencies of a chip; None for chips no LLM server runs on."""
+    family = CHIP_FAMILIES.get(accelerator)
+    if family is None or family in NOT_FOR_LLMS:
+        return None
+    fit = _stored().get(family)
+    return None if fit is None else fit.efficiency
+
+
+def link_of(accelerator: str) -> float | None:
+    """Bytes/s one chip sends to its peers inside an instance; None when no source gives it."""
+    return _links().get(accelerator)

@@ -128,7 +128,11 @@ def _subsets(
             continue
         min_service = sum(float(s.min()) for s in slices)
         distance = {u.name: rtt[(u.name, region.key)] for u in users}
-        reachable = [u for u in users if distance[u.name] + min_service <= p95]
+        reachable = [
+            u
+            for u in users
+            if distance[u.name] + min_service <= p95 and (u.max_rtt_ms is None or distance[u.name] <= u.max_rtt_ms)
+        ]
         if not reachable:
             continue
         nearest = min(distance.values())

@@ -41,6 +41,7 @@ __all__ = [
     "Serving",
     "decode_step_s",
     "max_concurrency",
+    "p95_wait_s",
     "prefill_s",
     "serve",
 ]
@@ -194,6 +195,16 @@ def serve(
     """
     out = max(tokens_out, 1)
     step = decode_step_s(model, hw, eff, concurrency, tokens_in + tokens_out / 2)
+    if tokens_out == 0:  # embedding or scoring: the batch's prompts share one prefill pass, no decode
+        prefill = prefill_s(model, hw, eff, tokens_in, prompts=concurrency)
+        return Serving(
+            concurrency=concurrency,
+            requests_per_s=concurrency / prefill,
+            output_tokens_per_s=0.0,
+            ttft_s=prefill,
+            tpot_s=0.0,
+            e2e_s=prefill,
+        )
     if batching == "static":
         prefill = prefill_s(model, hw, eff, tokens_in, prompts=concurrency)
         cycle = prefill + tokens_out * step
@@ -219,3 +230,22 @@ def serve(
         tpot_s=tpot,
         e2e_s=ttft + max(tokens_out - 1, 0) * tpot,
     )
+
+
+def p95_wait_s(servers: int, service_s: float, arrival_rate: float) -> float:
+    """p95 queueing delay of an M/M/c queue (Erlang C): ``servers`` slots of mean ``service_s``.
+
+    A replica at concurrency ``b`` is ``b`` slots, each holding a request for its whole end-to-end
+    time; exponential service is the conservative choice for LLM requests whose lengths vary.
+    Returns infinity at or above saturation.
+    """
+    offered = arrival_rate * service_s
+    if offered >= servers:
+        return math.inf
+    blocking = 1.0  # Erlang B by the stable recursion, then Erlang C
+    for k in range(1, servers + 1):
+        blocking = offered * blocking / (k + offered * blocking)
+    waiting = servers * blocking / (servers - offered * (1 - blocking))
+    if waiting <= 0.05:
+        return 0.0
+    return math.log(waiting / 0.05) / (servers / service_s - arrival_rate)

@@ -1,74 +1,93 @@
-"""How many requests per second one node of an offering serves, and how fast.
+"""How many requests per second one node of an offering serves, and how fast, at peak load.
 
-LLMs are sized by a roofline model of statically batched serving on one replica of ``k``
-accelerators (tensor parallel):
+LLMs are sized by the calibrated performance model of :mod:`regions.performance` (a roofline with
+per-family efficiencies fitted to published measurements, see :mod:`regions.calibration`):
 
-* memory: weights ``W = params x bytes/param`` plus one full ``context_tokens`` sequence of KV
-  cache must fit in ``k x memory x memory_utilisation``; the rest bounds the batch ``b``;
-* prefill of ``b`` prompts takes ``max(2·P·b·tokens_in / F, (W + b·kv·tokens_in) / BW)`` — compute
-  bound for any real prompt;
-* each decode step at batch ``b`` takes ``max((W + b·kv·ctx) / BW, 2·P·b / F)`` with ``ctx`` the
-  mean context during decode — memory-bandwidth bound until ``b`` is large;
-* a batch completes in ``T(b) = prefill + tokens_out x step``; that is the service latency, and the
-  replica serves ``b / T(b)`` requests per second.
+* a replica spans ``k`` of the node's chips (tensor parallel), any ``k`` the node holds that the
+  server can shard the model over (:func:`replica_widths`); the node runs ``chips // k`` replicas;
+* weights plus one full ``context_tokens`` sequence of KV cache must fit in ``k x memory x
+  memory_utilisation``; the rest bounds the concurrency, as does the server's own limit
+  (``max_batch``, vLLM's ``max_num_seqs``);
+* at each concurrency ``b`` the replica delivers requests/s, TTFT, TPOT and end-to-end time by
+  continuous batching; at peak it runs at a utilisation ``ρ`` of that rate, and requests queue for
+  a slot: the p95 wait of an M/M/c queue with ``c = b`` (Erlang C, :func:`p95_wait_s`) is added to
+  TTFT and end-to-end time;
+* a point qualifies when its p95 TPOT meets ``tpot_p95_ms``; its ``service_ms`` is what the
+  placement adds the network round trip to: the larger of the p95 end-to-end time and the p95 TTFT
+  shifted by ``p95_latency_ms - ttft_p95_ms``, so that ``service_ms + rtt <= p95_latency_ms``
+  checks both SLOs at once.
 
-``F`` and ``BW`` are the chips' dense peak figures from ``accelerator_specs.csv`` times the
-efficiencies in :class:`SizingAssumptions`. Models without a roofline (vision, ranking) use the
-throughput the team measured (:class:`workloads.profiles.MeasuredModel`).
+Models without a roofline (vision, ranking) use the throughput the team measured
+(:class:`workloads.profiles.MeasuredModel`).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
+from regions.calibration import CHIP_FAMILIES, FP8_FAMILIES, efficiency_of, hardware_of, link_of
 from regions.catalog import AcceleratorSpec
+from regions.performance import KV_BYTES, WEIGHT_BYTES, Efficiency, ModelShape, max_concurrency, p95_wait_s, serve
 from workloads.profiles import LlmModel, MeasuredThroughput, Slo
 
 __all__ = [
     "BYTES_PER_PARAM",
+    "UTILISATIONS",
     "OperatingPoint",
     "SizingAssumptions",
     "kv_cache_bytes_per_token",
     "llm_operating_points",
     "measured_operating_points",
+    "model_shape",
     "pareto_front",
     "replica_memory_bytes",
+    "replica_widths",
     "sequence_bytes",
 ]
 
-BYTES_PER_PARAM = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
-_TENSOR_PARALLEL_SIZES = (1, 2, 4, 8, 16)
+BYTES_PER_PARAM = {"bf16": WEIGHT_BYTES["bf16"], "fp8": WEIGHT_BYTES["fp8"], "int8": WEIGHT_BYTES["int8"],
+                   "int4": WEIGHT_BYTES["int4"]}  # fmt: skip
+UTILISATIONS = (0.5, 0.6, 0.7, 0.8, 0.9)
+"""Shares of a replica's capacity the planner may load it to at peak; queueing grows with each."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class SizingAssumptions:
-    """Knobs of the roofline model; every default is either a cited figure or a stated bound."""
+    """Knobs of the sizing model; every default is either a cited figure or a stated bound."""
 
     memory_utilisation: float = 0.9
     """Share of device memory the server may use; vLLM's ``gpu_memory_utilization`` default."""
-    bandwidth_efficiency: float = 1.0
-    """Achieved over peak memory bandwidth. Default 1.0: the pure roofline, an upper bound."""
-    compute_efficiency: float = 1.0
-    """Achieved over peak dense FLOPS. Default 1.0: the pure roofline, an upper bound."""
-    kv_cache_bytes: float = 2.0
-    """Bytes per cached key or value element; 2.0 for a bf16 cache."""
+    bandwidth_efficiency: float | None = None
+    """Achieved over peak memory bandwidth. Default: the chip family's calibrated figure."""
+    compute_efficiency: float | None = None
+    """Achieved over peak dense FLOPS. Default: the chip family's calibrated figure."""
     max_batch: int = 256
-    """Largest concurrent batch considered per replica; bounds the search, not the hardware."""
+    """Most sequences a replica runs at once: vLLM's ``max_num_seqs`` default (256)."""
 
 
 @dataclass(frozen=True, slots=True)
 class OperatingPoint:
-    """One way to run a node: replica shape, batch, and what it delivers."""
+    """One way to run a node: replica shape, concurrency, load, and what it delivers at peak."""
 
     accelerators_per_replica: int
     replicas_per_node: int
     batch: int
     """Concurrent requests per replica."""
     service_ms: float
-    """Service time of one request at this point, ms (network excluded)."""
+    """Latency the network round trip is added to, ms: p95 end-to-end, or p95 TTFT shifted onto
+    the end-to-end budget, whichever binds (see the module docstring)."""
     replica_rps: float
-    """Requests per second one replica sustains."""
+    """Requests per second one replica sustains at this point's peak load."""
+    ttft_ms: float = 0.0
+    """p95 time to first token, queueing included, ms (network excluded)."""
+    tpot_ms: float = 0.0
+    """Time per output token, ms."""
+    e2e_ms: float = 0.0
+    """p95 end-to-end service time, queueing included, ms (network excluded)."""
+    utilisation: float = 1.0
+    """Share of the replica's capacity in use at peak."""
 
     @property
     def node_rps(self) -> float:
@@ -76,24 +95,58 @@ class OperatingPoint:
         return self.replica_rps * self.replicas_per_node
 
 
-def kv_cache_bytes_per_token(model: LlmModel, assumptions: SizingAssumptions) -> float:
-    """Bytes of KV cache per token: keys and values, every layer, every KV head."""
-    return 2 * model.layers * model.kv_heads * model.head_dim * assumptions.kv_cache_bytes
+def model_shape(model: LlmModel, spec: AcceleratorSpec) -> ModelShape:
+    """The performance model's view of a profile's LLM on one chip kind."""
+    params = model.params_billion * 1e9
+    hidden = model.hidden_size or round(math.sqrt(params / (12 * model.layers)))
+    return ModelShape(
+        params=params,
+        active_params=(model.active_params_billion or model.params_billion) * 1e9,
+        layers=model.layers,
+        hidden_size=hidden,
+        kv_heads=model.kv_heads,
+        head_dim=model.head_dim,
+        weight_bytes=BYTES_PER_PARAM[model.precision],
+        kv_bytes=KV_BYTES[model.kv_cache_dtype],
+        fp8_arithmetic=model.precision == "fp8" and CHIP_FAMILIES.get(spec.name) in FP8_FAMILIES,
+    )
+
+
+def kv_cache_bytes_per_token(model: LlmModel, assumptions: SizingAssumptions | None = None) -> float:
+    """Bytes of KV cache per token: keys and values, every layer, every KV head, in the cache's dtype."""
+    return 2 * model.layers * model.kv_heads * model.head_dim * KV_BYTES[model.kv_cache_dtype]
+
+
+def replica_widths(model: LlmModel, spec: AcceleratorSpec, accelerators_per_node: int) -> list[int]:
+    """Tensor-parallel sizes a node of this many chips can run for the model.
+
+    GPU servers (vLLM) split KV heads evenly or replicate them: ``kv_heads % k == 0`` or
+    ``k % kv_heads == 0``. Neuron shards over NeuronCores (two per chip) and pads heads, and TPU
+    servers shard over chips likewise, so any width the node holds works there (an inf2.48xlarge
+    runs Llama 3 70B across all 12 chips).
+    """
+    widths = range(1, accelerators_per_node + 1)
+    if CHIP_FAMILIES.get(spec.name) in ("neuron", "tpu"):
+        return list(widths)
+    return [k for k in widths if model.kv_heads % k == 0 or k % model.kv_heads == 0]
 
 
 def llm_operating_points(
     model: LlmModel, slo: Slo, spec: AcceleratorSpec, accelerators_per_node: int, assumptions: SizingAssumptions
 ) -> tuple[OperatingPoint, ...]:
-    """Every (replica size, batch) point within the SLO's p95 on this node shape; empty if none fits."""
+    """Every (replica width, concurrency, load) point within the SLO on this node; empty if none."""
     return _llm_points(
-        model, slo.p95_latency_ms, slo.tokens_in, slo.tokens_out, spec, accelerators_per_node, assumptions
-    )
+        model, slo.p95_latency_ms, slo.ttft_p95_ms, slo.tpot_p95_ms, slo.tokens_in, slo.tokens_out, spec,
+        accelerators_per_node, assumptions,
+    )  # fmt: skip
 
 
 @functools.lru_cache(maxsize=8192)
 def _llm_points(
     model: LlmModel,
-    p95_latency_ms: float,
+    p95_ms: float,
+    ttft_ms: float | None,
+    tpot_ms: float | None,
     tokens_in: int,
     tokens_out: int,
     spec: AcceleratorSpec,
@@ -101,53 +154,69 @@ def _llm_points(
     assumptions: SizingAssumptions,
 ) -> tuple[OperatingPoint, ...]:
     """Cached on exactly what sizing depends on: the workloads of a stack share models and chips."""
-    params = model.params_billion * 1e9
-    weights = params * BYTES_PER_PARAM[model.precision]
-    kv_per_token = kv_cache_bytes_per_token(model, assumptions)
-    tflops = spec.bf16_tflops
-    if model.precision in ("fp8", "int8") and spec.fp8_int8_tflops:
-        tflops = spec.fp8_int8_tflops  # int4 is weight-only quantisation: the arithmetic stays bf16
-    needed = sequence_bytes(model, assumptions)
+    efficiency = _efficiency(spec, assumptions)
+    if efficiency is None:
+        return ()
+    shape = model_shape(model, spec)
     points: list[OperatingPoint] = []
-    for k in _TENSOR_PARALLEL_SIZES:
-        if k > accelerators_per_node or accelerators_per_node % k:
+    for k in replica_widths(model, spec, accelerators_per_node):
+        hardware = hardware_of(spec, k, link_of(spec.name))
+        if k > 1 and hardware.link is None:
             continue
-        usable = _usable_bytes(spec, k, assumptions)
-        if needed > usable:
+        if sequence_bytes(model) > k * hardware.memory_bytes * assumptions.memory_utilisation:
             continue
-        batch_by_memory = int((usable - weights) // (kv_per_token * (tokens_in + tokens_out)))
-        bandwidth = k * spec.memory_bandwidth_gbps * 1e9 * assumptions.bandwidth_efficiency
-        flops = k * tflops * 1e12 * assumptions.compute_efficiency
-        for batch in _batch_ladder(min(batch_by_memory, assumptions.max_batch)):
-            seconds = _batch_seconds(params, weights, kv_per_token, tokens_in, tokens_out, batch, bandwidth, flops)
-            if seconds * 1000 > p95_latency_ms:
-                break  # latency only grows with the batch
-            points.append(
-                OperatingPoint(
-                    accelerators_per_replica=k,
-                    replicas_per_node=accelerators_per_node // k,
-                    batch=batch,
-                    service_ms=seconds * 1000,
-                    replica_rps=batch / seconds,
+        limit = min(max_concurrency(shape, hardware, tokens_in, tokens_out, assumptions.memory_utilisation),
+                    assumptions.max_batch)  # fmt: skip
+        for batch in _ladder(limit):
+            state = serve(shape, hardware, efficiency, batch, tokens_in, tokens_out)
+            if tpot_ms is not None and state.tpot_s * 1000 > tpot_ms:
+                break  # TPOT only grows with the concurrency
+            for share in UTILISATIONS:
+                rate = share * state.requests_per_s
+                wait = p95_wait_s(batch, state.e2e_s, rate)
+                e2e = (state.e2e_s + wait) * 1000
+                ttft = (state.ttft_s + wait) * 1000
+                service = max(e2e, ttft + p95_ms - ttft_ms) if ttft_ms is not None else e2e
+                if service > p95_ms:
+                    break  # queueing only grows with the load
+                points.append(
+                    OperatingPoint(
+                        accelerators_per_replica=k,
+                        replicas_per_node=accelerators_per_node // k,
+                        batch=batch,
+                        service_ms=service,
+                        replica_rps=rate,
+                        ttft_ms=ttft,
+                        tpot_ms=state.tpot_s * 1000,
+                        e2e_ms=e2e,
+                        utilisation=share,
+                    )
                 )
-            )
     return tuple(pareto_front(points))
 
 
-def sequence_bytes(model: LlmModel, assumptions: SizingAssumptions) -> float:
+def _efficiency(spec: AcceleratorSpec, assumptions: SizingAssumptions) -> Efficiency | None:
+    calibrated = efficiency_of(spec.name)
+    if calibrated is None:
+        return None
+    return Efficiency(
+        bandwidth=assumptions.bandwidth_efficiency or calibrated.bandwidth,
+        compute=assumptions.compute_efficiency or calibrated.compute,
+        step_overhead_s=calibrated.step_overhead_s,
+        prefill_overhead_s=calibrated.prefill_overhead_s,
+        allreduce_latency_s=calibrated.allreduce_latency_s,
+    )
+
+
+def sequence_bytes(model: LlmModel, assumptions: SizingAssumptions | None = None) -> float:
     """What one replica must hold: the weights plus the KV cache of one full ``context_tokens`` sequence."""
     weights = model.params_billion * 1e9 * BYTES_PER_PARAM[model.precision]
-    return weights + kv_cache_bytes_per_token(model, assumptions) * model.context_tokens
+    return weights + kv_cache_bytes_per_token(model) * model.context_tokens
 
 
 def replica_memory_bytes(spec: AcceleratorSpec, accelerators_per_node: int, assumptions: SizingAssumptions) -> float:
-    """Usable memory of the largest tensor-parallel replica one node of this shape runs, bytes; 0 if none."""
-    sizes = [k for k in _TENSOR_PARALLEL_SIZES if k <= accelerators_per_node and accelerators_per_node % k == 0]
-    return _usable_bytes(spec, max(sizes, default=0), assumptions)
-
-
-def _usable_bytes(spec: AcceleratorSpec, accelerators: int, assumptions: SizingAssumptions) -> float:
-    return accelerators * spec.memory_gib * 2**30 * assumptions.memory_utilisation
+    """Usable memory of the widest replica one node of this shape runs (all its chips), bytes."""
+    return accelerators_per_node * spec.memory_gib * 2**30 * assumptions.memory_utilisation
 
 
 def measured_operating_points(measured: MeasuredThroughput, accelerators_per_node: int) -> list[OperatingPoint]:
@@ -162,6 +231,7 @@ def measured_operating_points(measured: MeasuredThroughput, accelerators_per_nod
             batch=1,
             service_ms=measured.p95_latency_ms,
             replica_rps=measured.requests_per_second,
+            e2e_ms=measured.p95_latency_ms,
         )
     ]
 
@@ -178,23 +248,7 @@ def pareto_front(points: list[OperatingPoint]) -> list[OperatingPoint]:
     return front
 
 
-def _batch_seconds(
-    params: float,
-    weights: float,
-    kv_per_token: float,
-    tokens_in: int,
-    tokens_out: int,
-    batch: int,
-    bandwidth: float,
-    flops: float,
-) -> float:
-    prefill = max(2 * params * batch * tokens_in / flops, (weights + batch * kv_per_token * tokens_in) / bandwidth)
-    mean_context = tokens_in + tokens_out / 2
-    step = max((weights + batch * kv_per_token * mean_context) / bandwidth, 2 * params * batch / flops)
-    return prefill + tokens_out * step
-
-
-def _batch_ladder(limit: int) -> list[int]:
+def _ladder(limit: int) -> list[int]:
     """Powers of two up to ``limit``, plus ``limit`` itself."""
     ladder = []
     batch = 1

@@ -50,8 +50,10 @@ class LatencyConfig(_Model):
 
 class SizingConfig(_Model):
     memory_utilisation: Unit = SizingAssumptions().memory_utilisation
-    bandwidth_efficiency: Unit = SizingAssumptions().bandwidth_efficiency
-    compute_efficiency: Unit = SizingAssumptions().compute_efficiency
+    bandwidth_efficiency: Unit | None = None
+    """Achieved over peak memory bandwidth for every chip. Default: each chip family's calibrated figure."""
+    compute_efficiency: Unit | None = None
+    """Achieved over peak dense FLOPS for every chip. Default: each chip family's calibrated figure."""
     max_batch: Annotated[int, Field(ge=1, le=4096)] = SizingAssumptions().max_batch
 
 

@@ -90,7 +90,7 @@ class _Model(BaseModel):
 
 
 class LlmModel(_Model):
-    """A transformer served token by token; sized by the roofline model in regions/sizing.py."""
+    """A transformer served token by token; sized by the calibrated model in regions/performance.py."""
 
     kind: Literal["llm"] = "llm"
     name: Annotated[str, Field(min_length=1, max_length=_MAX_TEXT)]
@@ -107,6 +107,22 @@ class LlmModel(_Model):
     """Key/value heads per layer (``num_key_value_heads``; equals attention heads without GQA)."""
     head_dim: Annotated[int, Field(ge=16, le=1024)]
     """Dimension of one attention head."""
+    hidden_size: Annotated[int, Field(ge=64, le=65_536)] | None = None
+    """Model width (``hidden_size``); sizes tensor-parallel traffic and attention. Default: estimated
+    from ``params ≈ 12 · layers · hidden_size²``, the dense-transformer rule."""
+    active_params_billion: Annotated[float, Field(gt=0, le=2000), _at_most(2000)] | None = None
+    """Parameters each token passes through, for mixture-of-experts models (Mixtral 8x7B: 12.9 of
+    46.7). Default: all of them (a dense model)."""
+    kv_cache_dtype: Literal["bf16", "fp8"] = "bf16"
+    """Element type of the KV cache; fp8 halves it (vLLM ``--kv-cache-dtype fp8``). Default: bf16."""
+
+    @model_validator(mode="after")
+    def _active_within_total(self) -> Self:
+        if self.active_params_billion is not None and self.active_params_billion > self.params_billion:
+            raise ValueError(
+                f"active_params_billion ({self.active_params_billion}) exceeds params_billion ({self.params_billion})"
+            )
+        return self
 
 
 class MeasuredThroughput(_Model):
@@ -178,11 +194,20 @@ class Slo(_Model):
     """Generated tokens per request; 0 for embedding or classification models."""
     availability: Annotated[float, Field(gt=0, lt=1)] = 0.999
     """Availability target, e.g. 0.999; at 0.999 or above, min_regions must be at least 2."""
+    ttft_p95_ms: LatencyMs | None = None
+    """Streamed LLM traffic: p95 time to first token seen by users (network round trip, queueing
+    and prefill), ms. Default: only ``p95_latency_ms`` binds."""
+    tpot_p95_ms: LatencyMs | None = None
+    """Streamed LLM traffic: p95 time per output token after the first, ms. Default: unbounded."""
 
     @model_validator(mode="after")
     def _peak_not_below_steady(self) -> Self:
         if self.peak_rps < self.steady_rps:
             raise ValueError(f"peak_rps ({self.peak_rps}) is below steady_rps ({self.steady_rps})")
+        if self.tpot_p95_ms is not None and self.tokens_out < 2:
+            raise ValueError("tpot_p95_ms needs tokens_out of at least 2 (a time between output tokens)")
+        if self.ttft_p95_ms is not None and self.ttft_p95_ms > self.p95_latency_ms:
+            raise ValueError(f"ttft_p95_ms ({self.ttft_p95_ms}) exceeds p95_latency_ms ({self.p95_latency_ms})")
         return self
 
 
@@ -209,6 +234,9 @@ class UserGeography(_Model):
     longitude: Annotated[float, Field(ge=-180, le=180), _at_most(180)]
     share: Fraction
     """Share of the workload's traffic from here; the shares of a profile sum to 1."""
+    max_rtt_ms: LatencyMs | None = None
+    """Network budget: regions farther than this round trip never serve these users. Default: any
+    region within the SLO."""
 
 
 class Placement(_Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
@@ -84,3 +85,19 @@ def test_concurrency_is_bounded_by_the_cache_beside_the_weights():
     # (10 GiB x 0.9 - 2e9) / (5120 x (100 + 10/2)) = 7,663,676,416 / 537,600
     assert max_concurrency(MODEL, CHIP, 100, 10, 0.9) == 14255
     assert max_concurrency(dataclasses.replace(MODEL, params=1e10, active_params=1e10), CHIP, 100, 10, 0.9) == 0
+
+
+def test_an_embedding_batch_shares_one_prefill():
+    state = serve(MODEL, CHIP, EFF, 4, 100, 0)
+    prefill = 2e-3 + 4 * 4.004096e-3
+    assert state.requests_per_s == pytest.approx(4 / prefill) and state.e2e_s == pytest.approx(prefill)
+    assert state.output_tokens_per_s == 0
+
+
+def test_erlang_c_p95_wait():
+    from regions.performance import p95_wait_s
+
+    # one slot, 1 s service, 0.5 req/s: P(wait) = 0.5; P(W > t) = 0.5 e^{-0.5 t} = 0.05 -> t = 2 ln 10
+    assert p95_wait_s(1, 1.0, 0.5) == pytest.approx(2 * math.log(10))
+    assert p95_wait_s(8, 1.0, 1.0) == 0.0  # light load: fewer than 5 % of requests wait
+    assert p95_wait_s(2, 1.0, 2.0) == math.inf

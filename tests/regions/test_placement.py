@@ -75,6 +75,14 @@ def test_unconstrained_takes_the_cheapest_region():
     assert _only(_place(profile(slo={"p95_latency_ms": 5000}))).region.code == "eu"
 
 
+def test_a_network_budget_per_geography_binds():
+    # Unconstrained, New York's users are served from the cheap EU region (RTT well within 5 s).
+    assert _only(_place(profile(slo={"p95_latency_ms": 5000}))).region.code == "eu"
+    near = {"name": "east", "latitude": 40.7, "longitude": -74.0, "share": 1.0, "max_rtt_ms": 60}
+    row = _only(_place(profile(slo={"p95_latency_ms": 5000}, placement={"min_regions": 1, "users": [near]})))
+    assert row.region.code == "east"  # the EU is over 60 ms away; the west coast too
+
+
 def test_residency_binds():
     row = _only(_place(profile(slo={"p95_latency_ms": 5000}, compliance={"data_residency": ["US"]})))
     assert row.region.code == "east"
