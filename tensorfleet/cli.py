@@ -137,6 +137,15 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument("--data-dir", type=_file_path, help="catalog data to update (default: regions/data)")
     refresh.set_defaults(handler=_refresh)
 
+    size = commands.add_parser(
+        "size", help="what one node of each offering delivers for a profile's model, within its SLO"
+    )
+    size.add_argument("profile", type=_file_path, help="workload profile YAML file")
+    size.add_argument("--offering", help="one instance type (e.g. p5.48xlarge); default: every offering")
+    size.add_argument("--json", action="store_true", help="print the tensorfleet.size/v1 JSON document")
+    size.add_argument("--top", type=int, default=15, help="offerings shown per stage in the table (default 15)")
+    size.set_defaults(handler=_size)
+
     place = commands.add_parser("place", help="place profiles without a stack (what-if)")
     place.add_argument("profiles", nargs="+", type=_file_path, help="workload profile YAML files")
     place.add_argument("--objective", choices=("cost", "carbon", "balanced"), default="balanced")
@@ -312,6 +321,56 @@ def _place(args: argparse.Namespace) -> int:
     for profile in fleet.gateway_only:
         print(f"{profile.name}: served through the gateway only ({', '.join(profile.model.provider_models)})")  # type: ignore[union-attr]
     print(f"\ntotal: ${fleet.monthly_usd:,.0f}/month, {_kg(fleet.monthly_kgco2)} kgCO2/month ({args.objective})")
+    return 0
+
+
+def _size(args: argparse.Namespace) -> int:
+    import difflib
+
+    from regions.catalog import load_catalog
+    from regions.settings import PlacementSettings
+    from regions.size import size_profile, to_json
+    from workloads.loading import ProfileError, load_profile
+
+    try:
+        profile = load_profile(args.profile)
+    except ProfileError as exc:
+        raise CliError(str(exc)) from None
+    if args.top < 1:
+        raise CliError(f"--top: expected a positive number of rows, got {args.top}")
+    catalog = load_catalog()
+    if args.offering is not None:
+        known = sorted({o.instance_type for o in catalog.offerings})
+        if args.offering not in known:
+            close = difflib.get_close_matches(args.offering, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise CliError(f"--offering: no placeable instance type {_short(args.offering)} in the catalog{hint}")
+    stages = size_profile(profile, catalog, PlacementSettings(), args.offering)  # none when gateway-only
+    if args.json:
+        print(json.dumps(to_json(profile, stages), indent=2))
+        return 0
+    if not stages:
+        print(f"{profile.name}: served by external providers through the gateway; no accelerators to size")
+        return 0
+    for stage in stages:
+        peak = profile.slo.peak_rps * stage.share
+        print(f"{profile.name}/{stage.stage}: {len(stage.offerings)} offering(s) meet the SLO "
+              f"(p95 {profile.slo.p95_latency_ms:g} ms, peak {peak:g} req/s)")  # fmt: skip
+        print(f"  {'instance type':<26} {'accel':<14} {'repl':>6} {'conc':>5} {'req/s':>8} {'tok/s':>9} "
+              f"{'TTFT':>7} {'TPOT':>6} {'e2e':>7} {'nodes':>5} {'$/Mtok':>8}")  # fmt: skip
+        for row in stage.offerings[: args.top]:
+            ttft = "-" if row.ttft_p95_ms is None else f"{row.ttft_p95_ms:.0f}"
+            tpot = "-" if row.tpot_ms is None else f"{row.tpot_ms:.1f}"
+            print(
+                f"  {row.instance_type:<26} {row.accelerators_per_node}x {row.accelerator:<11} "
+                f"{row.replicas_per_node:>2}x{row.accelerators_per_replica:<3} {row.concurrency:>5} "
+                f"{row.requests_per_s:>8.2f} {row.tokens_per_s:>9.0f} {ttft:>7} {tpot:>6} {row.e2e_p95_ms:>7.0f} "
+                f"{row.nodes_at_peak:>5} {row.usd_per_million_tokens:>8.3f}"
+            )
+        if not stage.offerings:
+            print("  no offering meets the SLO; tensorfleet place names the constraint to relax")
+    print("\nservice-side p95 at peak load (queueing included, network excluded); nodes for one region; "
+          "prices at each type's cheapest region")  # fmt: skip
     return 0
 
 
