@@ -27,8 +27,14 @@ def load_profiles(config: StackConfig, catalog: Catalog, source: str) -> list[Wo
     profiles: list[WorkloadProfile] = []
     first_use: dict[str, int] = {}
     for index, ref in enumerate(config.workloads):
+        path = (PROJECT_ROOT / ref.profile).resolve()
+        if not path.is_relative_to(PROJECT_ROOT):
+            raise StackConfigInvalid(
+                f"{source}: invalid stack config\n  - tensorfleet:workloads.{index}.profile: {ref.profile!r} is "
+                "outside the project; profiles are files of the project, named relative to its root"
+            )
         try:
-            profile = load_profile(PROJECT_ROOT / ref.profile, ref.overrides)
+            profile = load_profile(path, ref.overrides)
         except ProfileError as exc:
             if not ref.overrides:
                 raise
@@ -66,10 +72,16 @@ def main() -> None:
         try:
             plan = place_fleet(profiles, catalog, settings)
         except PlacementError as exc:
-            files = {p.name: ref.profile for p, ref in zip(profiles, stack_config.workloads, strict=True)}
+            files = {
+                p.name: ref.profile if not ref.overrides else f"{ref.profile}, or tensorfleet:workloads.{i}.overrides"
+                for i, (p, ref) in enumerate(zip(profiles, stack_config.workloads, strict=True))
+            }
             raise pulumi.RunError(describe(exc, stack_audience(stack, files))) from None
-        outputs = compose_fleet(plan, stack, stack_config, catalog)
-    except (StackConfigInvalid, ProfileError, FleetConfigError, UnknownName) as exc:
+        try:
+            outputs = compose_fleet(plan, stack, stack_config, catalog)
+        except FleetConfigError as exc:
+            raise pulumi.RunError(f"{source}: {exc}") from None
+    except (StackConfigInvalid, ProfileError, UnknownName) as exc:
         raise pulumi.RunError(str(exc)) from None
     export_all(outputs)
 

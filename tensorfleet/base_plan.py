@@ -47,8 +47,18 @@ def load_base_plan(path: Path) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
+    """The plan schema, open to added keys: v1 only ever gains keys, so a base plan written by a
+    newer tensorfleet (main is often ahead of a pull request's branch) must still be read."""
     text = resources.files("tensorfleet").joinpath("schema/plan.v1.json").read_text(encoding="utf-8")
-    return Draft202012Validator(json.loads(text))
+    return Draft202012Validator(_open(json.loads(text)))
+
+
+def _open(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _open(v) for k, v in schema.items() if not (k == "additionalProperties" and v is False)}
+    if isinstance(schema, list):
+        return [_open(v) for v in schema]
+    return schema
 
 
 def _check_schema(path: Path, document: Any) -> None:

@@ -171,6 +171,11 @@ def _plan(args: argparse.Namespace) -> int:
         overrides = load_policy_config(args.policy_config) if args.policy_config else {}
     except JsonInputError as exc:
         raise CliError(str(exc)) from None
+    if base is not None and base["stack"] != args.stack:
+        raise CliError(
+            f"{args.compare}: stack: the base plan is of stack {base['stack']!r}, not {args.stack!r}; "
+            "compare plans of the same stack"
+        )
     plan = _offline_plan(args.stack, args.objective, policy_overrides=overrides)
     if base is not None:
         plan["changes"] = diff_plans(base, plan).to_json()
@@ -271,8 +276,9 @@ def _policy_config(config: dict[str, str], secret_keys: set[str], overrides: dic
 
     merged: dict[str, Any] = {}
     key = "tensorfleet:budgetMonthlyUsd"
-    if key in config and key not in secret_keys:  # the program has validated it by now
-        merged["cost-ceiling"] = {"stackMonthlyUsd": float(decode_value("budgetMonthlyUsd", config[key]))}
+    budget = decode_value("budgetMonthlyUsd", config[key]) if key in config and key not in secret_keys else None
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool):  # validated by the program; null is none
+        merged["cost-ceiling"] = {"stackMonthlyUsd": float(budget)}
     for policy, settings in overrides.items():
         merged[policy] = {
             **merged.get(policy, {}),

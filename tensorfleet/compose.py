@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,6 +100,7 @@ def _aws_layout(plan: FleetPlan, config: StackConfig, catalog: Catalog) -> _AwsL
     if not rows_by_region:
         return None
     settings = _require_aws(config)
+    _check_region_keys(settings, catalog)
     return _AwsLayout(
         settings=settings,
         rows_by_region=dict(rows_by_region),
@@ -346,12 +348,39 @@ def _allowed_everywhere(residencies: Residencies, catalog: Catalog) -> list[str]
     return sorted(codes)
 
 
+def _check_region_keys(settings: AwsConfig, catalog: Catalog) -> None:
+    """Region and instance-type keys of the AWS settings name real ones: a typo would otherwise be
+    ignored silently (a new VPC where the team meant its own, on-demand nodes outside a block)."""
+    for region in settings.existing_networks:
+        _aws_region(catalog, region, f"tensorfleet:aws.existing_networks.{region}")
+    for region, blocks in settings.capacity_blocks.items():
+        _aws_region(catalog, region, f"tensorfleet:aws.capacity_blocks.{region}")
+        offered = sorted({o.instance_type for o in catalog.offerings if o.cloud == "aws" and o.region == region})
+        for instance_type in blocks:
+            if instance_type not in offered:
+                close = difflib.get_close_matches(instance_type, offered, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise FleetConfigError(
+                    f"tensorfleet:aws.capacity_blocks.{region}.{instance_type}: no accelerator instance type of "
+                    f"that name is offered in {region}{hint}"
+                )
+
+
+def _aws_region(catalog: Catalog, code: str, field: str) -> None:
+    try:
+        catalog.region("aws", code)
+    except UnknownName as exc:
+        raise FleetConfigError(f"{field}: {exc}") from None
+    if code.startswith(("cn-", "us-gov-")):
+        raise FleetConfigError(
+            f"{field}: {code} is in another AWS partition (China or GovCloud), with accounts of its own; "
+            "deploy it from a stack of that partition"
+        )
+
+
 def _checked_home(home: str, residencies: Residencies, catalog: Catalog) -> str:
     """The pinned home region if the catalog knows it and every workload's residency allows it."""
-    try:
-        catalog.region("aws", home)
-    except UnknownName as exc:
-        raise FleetConfigError(f"tensorfleet:aws.home_region: {exc}") from None
+    _aws_region(catalog, home, "tensorfleet:aws.home_region")
     forbidding = {name: residency for name, (residency, codes) in residencies.items() if home not in codes}
     if not forbidding:
         return home

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import runpy
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +154,7 @@ def read_stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> tuple[di
             raise StackConfigError(
                 f"{path}: config key {bounded(key)} must be namespaced, e.g. 'tensorfleet:{bounded(str(key))[1:-1]}'"
             )
-        plain, secret = _without_secure(value)
+        plain, secret = _without_secure(value, (key.split(":", 1)[1],))
         if secret:
             secret_keys.add(key)
         try:
@@ -163,17 +164,42 @@ def read_stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> tuple[di
     return config, secret_keys
 
 
-def _without_secure(value: Any) -> tuple[Any, bool]:
-    """The value with each ``{secure: ...}`` leaf replaced by a placeholder, and whether there was one."""
+def _without_secure(value: Any, path: tuple[str | int, ...]) -> tuple[Any, bool]:
+    """The value with each ``{secure: ...}`` leaf replaced by a stand-in, and whether there was one."""
     if isinstance(value, Mapping):
         if set(value) == {"secure"}:
-            return SECRET_PLACEHOLDER, True
-        pairs = {k: _without_secure(v) for k, v in value.items()}
+            return _stand_in(path), True
+        pairs = {k: _without_secure(v, (*path, str(k))) for k, v in value.items()}
         return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
     if isinstance(value, list):
-        items = [_without_secure(v) for v in value]
+        items = [_without_secure(v, (*path, i)) for i, v in enumerate(value)]
         return [v for v, _ in items], any(s for _, s in items)
     return value, False
+
+
+def _stand_in(path: tuple[str | int, ...]) -> Any:
+    """A value of the right form for an encrypted config value the offline plan cannot decrypt.
+
+    Every input built from it is a secret (its key is marked secret), so plan.json shows
+    ``[secret]`` wherever it goes; positions keep list entries distinct. Fields without a stand-in
+    (those that shape the plan) get a placeholder the program refuses with its own message.
+    """
+    index = next((part for part in reversed(path) if isinstance(part, int)), 0)
+    names = tuple(part for part in path if isinstance(part, str))
+    stand_ins: dict[tuple[str, ...], Any] = {
+        ("costCentre",): "secret",
+        ("budgetAlertEmails",): f"secret-{index}@example.invalid",
+        ("aws", "account_id"): "000000000000",
+        ("aws", "admin_principal_arns"): f"arn:aws:iam::000000000000:role/secret-{index}",
+        ("aws", "public_access_cidrs"): f"192.0.2.{index % 256}/32",  # TEST-NET-1 (RFC 5737)
+        ("aws", "vpc_cidr"): "10.64.0.0/16",
+        ("aws", "kubernetes_version"): "1.33",
+    }
+    if names[:2] == ("aws", "existing_networks") and len(names) >= 4:
+        return "vpc-00000000" if names[3] == "vpc_id" else f"subnet-{zlib.crc32(names[-1].encode()):08x}"
+    if names[:2] == ("aws", "capacity_blocks"):
+        return "cr-0"
+    return stand_ins.get(names, SECRET_PLACEHOLDER)
 
 
 def run_program(

@@ -18,7 +18,8 @@ def write_all_or_nothing(files: dict[Path, str]) -> None:
 
     Raises:
         ValueError: two entries name the same file.
-        OSError: a file could not be written; no target was touched.
+        OSError: a target exists and is not a regular file (a device, a FIFO, a directory: replacing
+            it would destroy it), or a file could not be written; no target was touched.
     """
     targets = [Path(os.path.abspath(path)) for path in files]
     if len({t.resolve() for t in targets}) != len(targets):
@@ -27,12 +28,15 @@ def write_all_or_nothing(files: dict[Path, str]) -> None:
     kept: list[tuple[Path, Path]] = []
     done = False
     try:
+        for target in targets:
+            if (target.exists() and not target.is_file()) or (target.is_symlink() and not target.exists()):
+                raise OSError(f"{target}: exists and is not a regular file; name a file to write the plan to")
+        mode = _file_mode()
         for target, text in zip(targets, files.values(), strict=True):
-            if target.is_dir():
-                raise IsADirectoryError(21, "is a directory", str(target))
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
             staged.append((Path(name), target))
+            os.fchmod(fd, mode)  # mkstemp creates 0600; a plan is an ordinary file
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
         for _, target in staged:
@@ -55,3 +59,10 @@ def write_all_or_nothing(files: dict[Path, str]) -> None:
         else:
             for old, _ in kept:
                 old.unlink(missing_ok=True)
+
+
+def _file_mode() -> int:
+    """0666 less the process umask, as ``open()`` would create the file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

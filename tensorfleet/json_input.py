@@ -84,6 +84,8 @@ def _parse(path: Path, text: str, what: str) -> Any:
         raise JsonInputError(f"{path}: line {exc.lineno} column {exc.colno}: not JSON: {exc.msg}") from None
     except RecursionError:
         raise JsonInputError(f"{path}: nested more than {MAX_DEPTH} levels deep; expected a {what}") from None
+    except ValueError:  # Python refuses to read integers of more than 4,300 digits
+        raise JsonInputError(f"{path}: a number too long to read (more than 4,300 digits); expected a {what}") from None
 
 
 def _finite(text: str) -> float | _Bad:

@@ -27,15 +27,15 @@ NAMESPACE = "tensorfleet"
 def read_config_values() -> tuple[dict[str, str], set[str]]:
     """Every ``tensorfleet:`` key the stack sets (raw text) and the ones marked secret.
 
-    The Pulumi SDK has no public way to list config keys. Both the language host (from
-    ``PULUMI_CONFIG``) and the mock engine fill the runtime's config map through
-    ``set_all_config``; the environment is read too, for hosts that leave the map empty.
+    The Pulumi SDK has no public way to list config keys. The language host's program runner
+    fills the runtime's config map and secret keys (``set_all_config``) from ``PULUMI_CONFIG`` and
+    ``PULUMI_CONFIG_SECRET_KEYS``; the mock engine fills the same map. Only the map is read, so a
+    stray ``PULUMI_CONFIG`` in the environment of ``tensorfleet plan`` changes nothing.
     """
-    raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     prefix = f"{NAMESPACE}:"
+    raw: dict[str, Any] = dict(runtime_config.CONFIG.get())
     values = {key[len(prefix) :]: str(value) for key, value in raw.items() if key.startswith(prefix)}
     secret = {key for key in values if runtime_config.is_config_secret(prefix + key)}
-    secret |= {k[len(prefix) :] for k in runtime_config.get_config_secret_keys_env() if k.startswith(prefix)}
     return values, secret
 
 

@@ -251,9 +251,8 @@ def parse_stack_config(values: dict[str, Any], source: str, secret_keys: Collect
             path = ".".join([f"tensorfleet:{_camel(head)}", *tail])
             if error["input"] == SECRET_PLACEHOLDER:
                 problems.append(
-                    f"{path}: encrypted (secure:), and tensorfleet plan cannot decrypt it without the Pulumi CLI; "
-                    "encrypt only values that need no checking here (e-mails, ARNs, the cost centre) or run "
-                    "`pulumi preview`"
+                    f"{path}: encrypted (secure:); tensorfleet plan cannot decrypt it, and this value shapes the "
+                    "plan, so it has no stand-in: set it in clear"
                 )
             elif head in secret_fields:
                 problems.append(f"{path}: invalid ({error['type']}); the value is secret and not shown")

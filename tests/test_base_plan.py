@@ -120,7 +120,6 @@ def _edit(change):
             "placements[0].cloud: expected one of 'aws', 'gcp', 'azure'; got 'oci'",
             id="not-in-enum",
         ),
-        pytest.param(_edit(lambda p: p.update(extra=1)), "extra: unknown field; expected only", id="unknown-field"),
         pytest.param(
             _edit(lambda p: p["resources"].append(dict(p["resources"][0]))),
             "resources[1].urn: expected a unique URN; resources[0] has it too",
@@ -181,11 +180,17 @@ def test_deep_nesting_is_refused_with_or_without_a_field(tmp_path):
     assert message.startswith("resources[0].inputs.x.x") and message.endswith("...: nested more than 64 levels deep")
 
 
+def test_keys_added_to_v1_by_a_newer_tensorfleet_are_accepted(tmp_path):
+    """v1 only gains keys (e.g. the whole bill): main's newer plan must serve as a branch's base."""
+    plan = _edit(lambda p: (p.update(bill={"line_items": []}), p["placements"][0].update(capacity_type="spot")))
+    assert load_base_plan(_write(tmp_path, plan))["bill"] == {"line_items": []}
+
+
 def test_messages_never_echo_a_large_value(tmp_path):
     for plan in (
         _edit(lambda p: p.update(schema="y" * 100_000)),
         _edit(lambda p: p["placements"][0].update(cloud="y" * 100_000)),
         _edit(lambda p: p.update(totals="y" * 100_000)),
-        _edit(lambda p: p.update({"y" * 100_000: 1})),
+        _edit(lambda p: p.update({"y" * 100_000: 1, "totals": "z"})),
     ):
         assert "y" * 100 not in _error(_write(tmp_path, plan))

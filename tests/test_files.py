@@ -61,3 +61,22 @@ def test_a_failure_between_the_renames_restores_the_old_pair(tmp_path, monkeypat
     assert renamed_onto_targets == [str(a)]  # the first target had already been replaced
     assert (a.read_text(), b.read_text()) == ("old json", "old md")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json", "plan.md"]
+
+
+def test_a_device_or_fifo_is_never_replaced(tmp_path):
+    """`--json /dev/null` must not replace the device (a FIFO stands in for it here: the test must
+    not be able to damage the machine that runs it)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="exists and is not a regular file"):
+        write_all_or_nothing({fifo: "x", tmp_path / "plan.md": "y"})
+    assert fifo.exists() and not fifo.is_file()
+    assert not (tmp_path / "plan.md").exists()
+
+
+def test_files_get_the_usual_permissions(tmp_path):
+    target = tmp_path / "plan.json"
+    write_all_or_nothing({target: "x"})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -397,3 +397,62 @@ def test_ctrl_c_ends_with_130_and_one_line(tmp_path):
     assert process.returncode == 130, (out, err)
     assert err.strip().splitlines() == ["error: interrupted; nothing was written"]
     assert not (tmp_path / "p.json").exists() and not (tmp_path / "p.md").exists()
+
+
+# --- regressions found by review -------------------------------------------------------------
+
+
+def _plan_with(workdir: Path, edits: dict[str, Any]) -> Outcome:
+    document = copy.deepcopy(DEV_CONFIG)
+    document["config"].update(edits)
+    (workdir / "stacks").mkdir(exist_ok=True)
+    # Python cannot even write an integer of 5,000 digits through str(): splice it into the text.
+    text = dump(document).replace("HUGE-INTEGER", "9" * 5000)
+    (workdir / "stacks" / "Pulumi.edited.yaml").write_text(text)
+    reader = functools.partial(READ_STACK_CONFIG, project_root=workdir)
+    with mock.patch.object(engine, "read_stack_config", reader):
+        return run_cli(["plan", "--stack", "edited", "--json", str(workdir / "p.json"), "--md", str(workdir / "p.md")])
+
+
+AWS = DEV_CONFIG["config"]["tensorfleet:aws"]
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        ({"tensorfleet:budgetMonthlyUsd": None}, None),  # null is "no stack budget", not a crash
+        ({"tensorfleet:budgetMonthlyUsd": "HUGE-INTEGER"}, "a number too long to read"),
+        ({"tensorfleet:aws": {**AWS, "home_region": "cn-north-1"}}, "another AWS partition"),
+        (
+            {
+                "tensorfleet:aws": {
+                    **AWS,
+                    "existing_networks": {
+                        "us-esat-1": {
+                            "vpc_id": "vpc-0123456789abcdef0",
+                            "private_subnet_ids": {"use1-az1": "subnet-01234567", "use1-az2": "subnet-89abcdef"},
+                        }
+                    },
+                }
+            },
+            "tensorfleet:aws.existing_networks.us-esat-1: unknown aws region 'us-esat-1'; did you mean",
+        ),
+        ({"tensorfleet:workloads": [{"profile": "../../etc/passwd"}]}, "is outside the project"),
+        ({"tensorfleet:production": "yes"}, "tensorfleet:production: Input should be a valid boolean"),
+    ],
+    ids=["null-budget", "huge-int", "china-home", "region-typo", "outside-project", "yaml-1.1-yes"],
+)
+def test_review_regressions(tmp_path, edits, expected):
+    outcome = _plan_with(tmp_path, edits)
+    assert_clean(outcome, must_fail=expected is not None)
+    if expected is not None:
+        assert expected in outcome.err and "stacks/Pulumi.edited.yaml" in outcome.err
+
+
+def test_a_base_plan_of_another_stack_is_refused(tmp_path):
+    base = tmp_path / "base.json"
+    assert run_cli(["plan", "--stack", "dev", "--json", str(base), "--md", str(tmp_path / "b.md")]).code == 0
+    outcome = run_cli(["plan", "--stack", "staging", "--compare", str(base), "--json", str(tmp_path / "p.json"),
+                       "--md", str(tmp_path / "p.md")])  # fmt: skip
+    assert_clean(outcome, must_fail=True, names=str(base))
+    assert "the base plan is of stack 'dev', not 'staging'" in outcome.err

@@ -92,15 +92,17 @@ def test_bad_config_is_refused_by_the_program(edits, secret, expected):
     assert expected in message
 
 
-def test_the_language_host_environment_is_read_like_the_mock_engine(monkeypatch):
-    """Under `pulumi up` the host passes config in PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS."""
-    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"tensorfleet:costCentre": "4711", "aws:region": "x"}))
-    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["tensorfleet:costCentre"]))
+def test_the_language_host_runner_and_the_mock_engine_fill_the_same_map(monkeypatch):
+    """Under `pulumi up` the program runner calls set_all_config with PULUMI_CONFIG and
+    PULUMI_CONFIG_SECRET_KEYS; the reader sees that map, not the environment itself."""
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"tensorfleet:production": "true"}))
     token = runtime_config.CONFIG.set({})
     try:
+        runtime_config.set_all_config({"tensorfleet:costCentre": "4711", "aws:region": "x"}, ["tensorfleet:costCentre"])
         values, secret = read_config_values()
     finally:
         runtime_config.CONFIG.reset(token)
+        runtime_config.set_all_config({}, [])
     assert values == {"costCentre": "4711"} and secret == {"costCentre"}
 
 
@@ -119,3 +121,32 @@ def test_cli_reports_the_programs_message(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("error: stacks/Pulumi.dev.yaml: invalid stack config")
     assert "did you mean tensorfleet:budgetMonthlyUsd?" in err and "Traceback" not in err
+
+
+def test_an_encrypted_stack_plans_offline_with_stand_ins_that_never_show(tmp_path, capsys):
+    """`secure:` values cannot be decrypted offline: they become stand-ins of the right form, and
+    every input built from them is a secret, shown as [secret]."""
+    import functools
+    from unittest import mock
+
+    from tensorfleet import engine
+    from tensorfleet.engine import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
+    for old, new in [
+        ("tensorfleet:costCentre: ml-platform-dev", "tensorfleet:costCentre: {secure: v1:AAAA}"),
+        ("[ml-platform@example.com]", "[{secure: v1:AA}, {secure: v1:BB}]"),
+        ('account_id: "111122223333"', "account_id: {secure: v1:CC}"),
+    ]:
+        assert old in text
+        text = text.replace(old, new)
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.enc.yaml").write_text(text)
+    reader = functools.partial(engine.read_stack_config, project_root=tmp_path)
+    with mock.patch.object(engine, "read_stack_config", reader):
+        code = main(["plan", "--stack", "enc", "--json", str(tmp_path / "p.json"), "--md", str(tmp_path / "p.md")])
+    assert code == 0, capsys.readouterr().err
+    plan = (tmp_path / "p.json").read_text()
+    assert "000000000000" not in plan and "example.invalid" not in plan and '"secret"' not in plan
+    providers = [r for r in json.loads(plan)["resources"] if r["type"] == "pulumi:providers:aws"]
+    assert providers and all(p["inputs"]["allowedAccountIds"] == "[secret]" for p in providers)

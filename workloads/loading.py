@@ -82,4 +82,5 @@ def _describe(error: Any, prefix: str) -> str:
 
 
 def _kind(value: Any) -> str:
-    return "nothing (an empty file)" if value is None else f"a {type(value).__name__} ({bounded(value)})"
+    # The type only: the file may not be a profile at all, and its text is nobody's business here.
+    return "nothing (an empty file)" if value is None else f"a {type(value).__name__}"

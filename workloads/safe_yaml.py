@@ -48,19 +48,61 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node: Node, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, MappingNode):
             raise YamlInputError(f"line {node.start_mark.line + 1}: expected a mapping")
+        # Keys written in this mapping must be unique; keys merged in (``<<: *base``) yield to them,
+        # and among merged keys the first source wins, as YAML's merge rules say.
+        written = {id(key) for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge"}
         self.flatten_mapping(node)
         mapping: dict[Any, Any] = {}
+        seen: set[Any] = set()
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 raise YamlInputError(f"line {key_node.start_mark.line + 1}: a mapping key must be a plain value")
             key = self.construct_object(key_node, deep=deep)
-            if key in mapping:
-                raise YamlInputError(f"line {key_node.start_mark.line + 1}: duplicate key {bounded(key)}")
-            mapping[key] = self.construct_object(value_node, deep=deep)
+            if id(key_node) in written:
+                if key in seen:
+                    raise YamlInputError(f"line {key_node.start_mark.line + 1}: duplicate key {bounded(key)}")
+                seen.add(key)
+                mapping[key] = self.construct_object(value_node, deep=deep)
+            elif key not in mapping:
+                mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_mapping)
+
+# Plain scalars resolve as YAML 1.2's core schema does (and go-yaml v3, which the Pulumi CLI reads
+# stack files with): only true/false are booleans, decimal digits are integers, and `yes`, `on`,
+# `1:30`, `017` or `2024-01-01` stay what they look like to a person: text, or the number 17.
+_BOOL, _INT, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT, "tag:yaml.org,2002:timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_StrictLoader.add_implicit_resolver(_INT, re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+_StrictLoader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+    ),
+    list("-+0123456789."),
+)
+def _decimal(loader: yaml.SafeLoader, node: Node) -> int:
+    """A YAML 1.2 core integer: decimal, so a leading zero is not octal."""
+    if not isinstance(node, ScalarNode):
+        raise YamlInputError(f"line {node.start_mark.line + 1}: expected an integer")
+    return int(loader.construct_scalar(node))
+
+
+_StrictLoader.add_constructor(_INT, _decimal)
+
+
+def _unsupported(loader: yaml.SafeLoader, node: Node) -> Any:
+    raise YamlInputError(f"line {node.start_mark.line + 1}: the {node.tag} tag is not supported here")
+
+
+for _tag in ("binary", "set", "omap", "pairs", "timestamp"):
+    _StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _unsupported)
 
 
 def _check_shape(root: Node) -> None:
@@ -154,6 +196,10 @@ def load_yaml_text(text: str) -> Any:
         raise YamlInputError(f"not valid YAML: {bounded(str(exc))}") from None
     except TypeError as exc:  # e.g. an unhashable value used as a key through a merge
         raise YamlInputError(f"not valid YAML: {bounded(str(exc))}") from None
+    except YamlInputError:
+        raise
+    except ValueError:  # Python refuses to read integers of more than 4,300 digits
+        raise YamlInputError("a number too long to read (more than 4,300 digits)") from None
     finally:
         loader.dispose()
 
@@ -167,13 +213,15 @@ def load_yaml_file(path: Path) -> Any:
     """
     try:
         # A FIFO or device would block or never end: only regular files are read.
-        if path.exists() and not path.is_file():
-            raise YamlInputError("cannot read the file: not a regular file")
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        special = path.exists() and not path.is_file()
+        if not special:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise YamlInputError(f"cannot read the file: {reason}") from None
+    if special:
+        raise YamlInputError("cannot read the file: not a regular file")
     if len(data) > MAX_BYTES:
         raise YamlInputError(f"larger than {MAX_BYTES // 1024} KiB; a profile or stack config is a few KiB")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,29 @@ def test_deep_flow_nesting_is_refused_before_the_quadratic_scanner(monkeypatch):
 def test_brackets_in_quotes_and_comments_do_not_count():
     text = "a: '" + "[" * 100 + "'\nb: \"" + "{" * 100 + '"  # ' + "[" * 100 + "\nc: [1, [2]]\n"
     assert load_yaml_text(text) == {"a": "[" * 100, "b": "{" * 100, "c": [1, [2]]}
+
+
+def test_plain_scalars_read_as_yaml_1_2_does():
+    """As the Pulumi CLI reads stack files (go-yaml v3): only true/false are booleans, no dates."""
+    text = "a: yes\nb: on\nc: 2024-01-01\nd: 1:30\ne: 017\nf: true\ng: 1.5e3\nh: .inf\ni: -7\n"
+    assert load_yaml_text(text) == {
+        "a": "yes", "b": "on", "c": "2024-01-01", "d": "1:30", "e": 17, "f": True, "g": 1500.0, "h": math.inf, "i": -7
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("tag", ["!!binary aGVsbG8=", "!!set {a}", "!!timestamp 2024-01-01"])
+def test_exotic_tags_are_refused(tag):
+    with pytest.raises(YamlInputError, match="tag is not supported"):
+        load_yaml_text(f"a: {tag}\n")
+
+
+def test_merged_keys_yield_to_written_ones():
+    text = "base: &b {x: 1, y: 2}\nuse: {<<: *b, y: 3}\n"
+    assert load_yaml_text(text)["use"] == {"x": 1, "y": 3}
+    with pytest.raises(YamlInputError, match="duplicate key 'y'"):
+        load_yaml_text("base: &b {x: 1}\nuse: {<<: *b, y: 3, y: 4}\n")
+
+
+def test_numbers_too_long_to_read_are_one_message():
+    with pytest.raises(YamlInputError, match="a number too long to read"):
+        load_yaml_text("a: " + "9" * 5000 + "\n")
