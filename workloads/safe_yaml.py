@@ -87,6 +87,8 @@ _StrictLoader.add_implicit_resolver(
     ),
     list("-+0123456789."),
 )
+
+
 def _decimal(loader: yaml.SafeLoader, node: Node) -> int:
     """A YAML 1.2 core integer: decimal, so a leading zero is not octal."""
     if not isinstance(node, ScalarNode):
