@@ -257,7 +257,9 @@ def _columns(
                 subsets.served[subset[front]],
                 subsets.region[subset[front]],
                 np.column_stack([usd[front], objective[front], subsets.weighted_rtt[subset[front]]]),
-                max_open,
+                # One more than an optimum needs, so the best runner-up of each served set survives
+                # for the explanation ("compute once": explain reads these columns).
+                max_open + 1,
             )
         ]
     columns: list[Column] = []
@@ -285,9 +287,10 @@ def _needed(served: np.ndarray, region: np.ndarray, figures: np.ndarray, max_ope
     Costs are non-negative, so some optimal plan opens at most ``max_open`` regions (one per
     geography, or ``min_regions``). If ``max_open`` columns in distinct other regions serve the same
     set and each is no worse than column ``c`` on every figure (USD, objective, weighted RTT) and
-    better on one, or identical and listed earlier, at least one of them sits in a region the rest
-    of the plan leaves free, and swapping it in for ``c`` keeps the plan feasible and no worse. The
-    relation is a strict order, so repeated swaps end on kept columns.
+    better on one, at least one of them sits in a region the rest of the plan leaves free, and
+    swapping it in for ``c`` keeps the plan feasible and no worse. The relation is a strict order,
+    so repeated swaps end on kept columns. Identical columns never drop each other: every equally
+    good region stays, for the explanation to name.
     """
     keep = np.ones(served.size, dtype=bool)
     for group in np.unique(served).tolist():
@@ -297,8 +300,7 @@ def _needed(served: np.ndarray, region: np.ndarray, figures: np.ndarray, max_ope
         m = figures[members]
         no_worse = (m[:, None, :] <= m[None, :, :] + 1e-9).all(axis=2)  # [a, b]: a no worse than b
         better = (m[:, None, :] < m[None, :, :] - 1e-9).any(axis=2)
-        earlier = np.triu(np.ones((members.size, members.size), dtype=bool), k=1)
-        dominates = no_worse & (better | earlier)
+        dominates = no_worse & better
         regions, local = np.unique(region[members], return_inverse=True)
         one_hot = np.zeros((members.size, regions.size), dtype=np.int64)
         one_hot[np.arange(members.size), local] = 1

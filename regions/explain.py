@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from regions.columns import Column, StageChoice, build_columns
 from regions.milp import StagePlacement, WorkloadPlan
 from regions.residency import expand_residency
@@ -82,10 +84,23 @@ def _runner_up_accelerator(plan: WorkloadPlan, column: Column, choice: StageChoi
 
 
 def _runner_up_region(plan: WorkloadPlan, column: Column, used: set[str]) -> str | None:
-    candidates = [c for c in plan.problem.columns if c.served == column.served and c.region.key not in used]
+    serving = [c for c in plan.problem.columns if c.served == column.served and c.region.key != column.region.key]
+    candidates = [c for c in serving if c.region.key not in used]
     if not candidates:
-        return "no other region can take its place"
+        taken = sorted({c.region.key for c in serving})
+        if taken:
+            return f"every other region that can serve the same users is already in the plan ({', '.join(taken)})"
+        return "no other region can serve the same users within the SLO"
     best = min(candidates, key=lambda c: (c.objective, c.monthly_usd, c.weighted_rtt_ms))
+    # Name every region as good as the best one: a tie is a choice the reviewer may want to make.
+    ties = sorted(
+        c.region.key
+        for c in candidates
+        if math.isclose(c.objective, best.objective, rel_tol=1e-9, abs_tol=1e-6)
+        and math.isclose(c.monthly_usd, best.monthly_usd, rel_tol=1e-9, abs_tol=1e-6)
+    )
+    if len(ties) > 1:
+        return f"equally good runner-up regions: {', '.join(ties)} at {_versus(best, column)}"
     return f"runner-up region: {best.region.key} at {_versus(best, column)}"
 
 
