@@ -133,8 +133,9 @@ def read_stack_config(stack: str, project_root: Path = PROJECT_ROOT) -> tuple[di
     """Reads ``stacks/Pulumi.<stack>.yaml`` into the engine's config form, as the CLI hands it over.
 
     Strings stay strings; every other value is JSON text. ``secure:`` values cannot be decrypted
-    without the Pulumi CLI: each is passed as a placeholder, and its top-level key is marked secret
-    (as the CLI marks a whole object secret when any part of it is), so nothing secret is read here.
+    without the Pulumi CLI: each becomes a stand-in of its field's form (:func:`_stand_in`), and its
+    top-level key is marked secret (as the CLI marks a whole object secret when any part of it is),
+    so nothing secret is read here and every input built from it shows as ``[secret]``.
     """
     path = stack_config_path(stack, project_root)
     if not path.is_file():
