@@ -164,7 +164,9 @@ def _workload(diagnoses: Sequence[Diagnosis], who: Audience) -> str:
     header = f"workload {diagnoses[0].workload!r} cannot be placed"
     first = diagnoses[0]
     if first.constraint == "combined":
-        return f"{header}: no single constraint is to blame. {first.problem}; {first.remedy}"
+        file = who.profile_files.get(first.workload or "")
+        where = f" (profile {file})" if file else ""
+        return f"{header}{where}: no single constraint is to blame. {first.problem}; {first.remedy}"
     return f"{header}. Binding constraint: {_line(first, who)}" + "".join(
         f"\n  - or: {_line(d, who)}" for d in diagnoses[1:]
     )

@@ -133,7 +133,7 @@ def test_profile_edits_and_price_refreshes_rename_nothing(prod_run, monkeypatch)
                 "workloads": [
                     {
                         "profile": "workloads/examples/chat-assistant-70b.yaml",
-                        "overrides": {"slo": {"p95_latency_ms": 1}},
+                        "overrides": {"slo": {"p95_latency_ms": 1, "ttft_p95_ms": 1}},
                     }
                 ]
             },
