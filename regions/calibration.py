@@ -195,7 +195,9 @@ def _point(
         tpot_s=None if row["load"] == "offline" or tgi else _ms(row["tpot_ms"]),
         e2e_s=_ms(row["e2e_latency_ms"]) if tgi else None,
         server=row["server"],
-        batching="static" if row["server"].startswith("Transformers NeuronX") else "continuous",
+        # Fixed-length runs whose requests all start together stay in lockstep, whatever the
+        # engine: transformers-neuronx's benchmark and LMDeploy's static inference benchmark.
+        batching="static" if row["server"].startswith(("Transformers NeuronX", "LMDeploy")) else "continuous",
         source=row["source_title"],
     )
     has_figure = any(v is not None for v in (point.output_tokens_per_s, point.ttft_s, point.tpot_s, point.e2e_s))
