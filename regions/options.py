@@ -27,6 +27,7 @@ __all__ = [
     "option_table",
     "power_watts",
     "priced_shapes",
+    "stage_points",
 ]
 
 
@@ -137,7 +138,7 @@ def option_table(
     count = np.zeros(len(index.keys), dtype=np.int64)
     for key_id in np.unique(index.key[selected]).tolist():
         accelerator, accelerators = index.keys[key_id]
-        found = _points(stage, profile, catalog, accelerator, accelerators, settings)
+        found = stage_points(stage, profile, catalog, accelerator, accelerators, settings)
         first[key_id], count[key_id] = len(points), len(found)
         points.extend(found)
     per_shape = count[index.key[selected]]
@@ -204,7 +205,7 @@ def _shape_index(
     )
 
 
-def _points(
+def stage_points(
     stage: CascadeStage,
     profile: WorkloadProfile,
     catalog: Catalog,
@@ -212,6 +213,7 @@ def _points(
     count: int,
     settings: PlacementSettings,
 ) -> list[OperatingPoint]:
+    """Every point within the SLO at which a node of ``count`` ``accelerator`` chips runs the stage."""
     model = stage.model
     if isinstance(model, LlmModel):
         spec = catalog.spec(accelerator)

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from regions.catalog import Catalog, Offering
+from regions.options import stage_points
 from regions.settings import PlacementSettings
-from regions.sizing import OperatingPoint, llm_operating_points, measured_operating_points
-from workloads.profiles import CascadeStage, LlmModel, MeasuredModel, WorkloadProfile
+from workloads.profiles import CascadeStage, LlmModel, WorkloadProfile
 
 __all__ = ["SCHEMA", "NodeSizing", "StageSizing", "size_profile", "to_json"]
 
@@ -111,7 +111,7 @@ def _cheapest_by_type(catalog: Catalog, instance_type: str | None) -> Iterator[O
 def _size(
     stage: CascadeStage, profile: WorkloadProfile, catalog: Catalog, settings: PlacementSettings, offering: Offering
 ) -> NodeSizing | None:
-    points = _points(stage, profile, catalog, settings, offering)
+    points = stage_points(stage, profile, catalog, offering.accelerator, offering.accelerator_count, settings)
     if not points:
         return None
     best = max(points, key=lambda p: (p.node_rps, -p.service_ms))  # the most a node does within the SLO
@@ -143,26 +143,6 @@ def _size(
             offering.usd_per_hour / (best.node_rps * slo.tokens_out * 3600) * 1e6 if slo.tokens_out else None
         ),
     )
-
-
-def _points(
-    stage: CascadeStage, profile: WorkloadProfile, catalog: Catalog, settings: PlacementSettings, offering: Offering
-) -> list[OperatingPoint]:
-    model = stage.model
-    if isinstance(model, LlmModel):
-        spec = catalog.spec(offering.accelerator)
-        if spec is None:
-            return []
-        return list(llm_operating_points(model, profile.slo, spec, offering.accelerator_count, settings.sizing))
-    if isinstance(model, MeasuredModel):
-        found = [
-            point
-            for measured in model.throughput
-            if measured.accelerator == offering.accelerator
-            for point in measured_operating_points(measured, offering.accelerator_count)
-        ]
-        return [p for p in found if p.service_ms <= profile.slo.p95_latency_ms]
-    return []
 
 
 def _rounded(row: dict[str, object]) -> dict[str, object]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from pulumi_policy import EnforcementLevel
 
 from tensorfleet.json_input import JsonInputError, load_json_file
 from tensorfleet.policy_run import _pack
@@ -15,7 +16,7 @@ from workloads.safe_yaml import bounded
 
 __all__ = ["load_policy_config"]
 
-_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+_LEVELS = tuple(level.value for level in EnforcementLevel)
 
 
 def load_policy_config(path: Path) -> dict[str, Any]:
