@@ -11,15 +11,17 @@ from typing import Any
 
 from pulumi_policy import PolicyProviderResource, PolicyResource
 
+from components.fleet.usage import USAGE_TYPE, usage_from_inputs
+from regions.bill import NODE_POOL_TYPES, PLACEMENT_TYPE, BilledResource, BillLine, bill
 from regions.catalog import Catalog, Offering, load_catalog
-from regions.settings import HOURS_PER_MONTH
+from regions.pricing import UsageAssumptions, load_price_book, node_hourly_usd, node_monthly_usd
 
 EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 WORKLOAD = "tensorfleet:fleet:Workload"
-PLACEMENT = "tensorfleet:fleet:WorkloadPlacement"
-ACCELERATOR_POOL_TYPES = (EKS_NODE_GROUP,)
+PLACEMENT = PLACEMENT_TYPE
+ACCELERATOR_POOL_TYPES = tuple(NODE_POOL_TYPES)
 """Accelerator node pools as cloud resources."""
-REALISED_CLOUDS = ("aws",)
+REALISED_CLOUDS = tuple(sorted(set(NODE_POOL_TYPES.values())))
 """Clouds whose placements become node pools; elsewhere a placement record stands for its pool."""
 
 
@@ -41,8 +43,8 @@ class Pool:
     def monthly_usd(self) -> float | None:
         if self.offering is None:
             return None
-        hourly = self.offering.spot_usd_per_hour if self.spot else self.offering.usd_per_hour
-        return None if hourly is None else self.desired_nodes * hourly * HOURS_PER_MONTH
+        hourly = node_hourly_usd(self.offering, "spot" if self.spot else "on-demand")
+        return None if hourly is None else node_monthly_usd(hourly, self.desired_nodes)
 
 
 def provider_region(provider: PolicyProviderResource | None) -> str | None:
@@ -97,6 +99,27 @@ def pools(resources: Iterable[PolicyResource], catalog: Catalog | None = None) -
             )
         )
     return found
+
+
+def stack_bill(resources: Iterable[PolicyResource], catalog: Catalog | None = None) -> list[BillLine]:
+    """The whole bill of the resources under review: the same lines as the plan's ``bill``."""
+    resources = list(resources)
+    usage = next((usage_from_inputs(r.props) for r in resources if r.resource_type == USAGE_TYPE), UsageAssumptions())
+    billed = []
+    for r in resources:
+        own = r.props if r.resource_type == PLACEMENT else {}
+        cloud = own.get("cloud") or r.resource_type.split(":", 1)[0]
+        billed.append(
+            BilledResource(
+                r.urn,
+                r.resource_type,
+                cloud,
+                own.get("region") or provider_region(r.provider),
+                inputs=r.props,
+                parent=r.parent.urn if r.parent is not None else None,
+            )
+        )
+    return bill(billed, catalog or load_catalog(), load_price_book(), usage)
 
 
 def workloads(resources: Iterable[PolicyResource]) -> dict[str, Mapping[str, Any]]:

@@ -14,7 +14,8 @@ import numpy as np
 
 from regions.catalog import Catalog, Region
 from regions.options import Option, OptionTable, option_table
-from regions.settings import HOURS_PER_MONTH, PlacementSettings, carbon_price, objective_value
+from regions.pricing import node_monthly_usd
+from regions.settings import PlacementSettings, carbon_price, objective_value
 from workloads.profiles import UserGeography, WorkloadProfile
 
 __all__ = ["Column", "StageChoice", "build_columns"]
@@ -32,7 +33,7 @@ class StageChoice:
 
     @property
     def monthly_usd(self) -> float:
-        return self.nodes_desired * self.option.usd_per_node_hour * HOURS_PER_MONTH
+        return node_monthly_usd(self.option.usd_per_node_hour, self.nodes_desired)
 
     @property
     def monthly_kgco2(self) -> float | None:

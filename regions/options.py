@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from regions.catalog import Catalog, Offering, Region
+from regions.pricing import HOURS_PER_MONTH, node_hourly_usd, node_monthly_usd
 from regions.residency import expand_residency
-from regions.settings import HOURS_PER_MONTH, CapacityType, PlacementSettings, carbon_counts
+from regions.settings import CapacityType, PlacementSettings, carbon_counts
 from regions.sizing import OperatingPoint, llm_operating_points, measured_operating_points
 from workloads.profiles import CascadeStage, LlmModel, MeasuredModel, WorkloadProfile
 
@@ -156,7 +157,7 @@ def option_table(
         shape=shape,
         point=point,
         starts=np.concatenate(([0], np.cumsum(rows_per_region))).astype(np.int64),
-        price_month=index.hourly[shape] * HOURS_PER_MONTH,
+        price_month=node_monthly_usd(index.hourly[shape], 1),
         kg_node=index.kg[shape],
         service=service[point],
         replica_rps=replica_rps[point],
@@ -255,7 +256,7 @@ def _priced_shapes(
         region = catalog.regions[key]
         rows = result.setdefault(key, [])
         for (_, _, capacity), offering in shapes.items():
-            hourly = offering.usd_per_hour if capacity == "on-demand" else offering.spot_usd_per_hour
+            hourly = node_hourly_usd(offering, capacity)
             if hourly is None:  # cheapest_shapes only indexes priced capacity; kept for the type checker
                 continue
             watts = power_watts(catalog, offering.accelerator, assumed)
@@ -282,11 +283,9 @@ def cheapest_shapes(catalog: Catalog) -> dict[str, dict[tuple[str, int, Capacity
     best: dict[str, dict[tuple[str, int, CapacityType], tuple[float, str, Offering]]] = {}
     for offering in catalog.offerings:
         by_shape = best.setdefault(f"{offering.cloud}:{offering.region}", {})
-        priced: list[tuple[CapacityType, float | None]] = [
-            ("on-demand", offering.usd_per_hour),
-            ("spot", offering.spot_usd_per_hour),
-        ]
-        for capacity, price in priced:
+        capacities: tuple[CapacityType, ...] = ("on-demand", "spot")
+        for capacity in capacities:
+            price = node_hourly_usd(offering, capacity)
             if price is None:
                 continue
             key = (offering.accelerator, offering.accelerator_count, capacity)

@@ -8,11 +8,11 @@ from typing import Any, Literal
 
 from regions.catalog import CLOUDS, Cloud
 from regions.geo import LatencyModel
+from regions.pricing import UsageAssumptions
 from regions.sizing import SizingAssumptions
 from workloads.profiles import WorkloadProfile
 
 __all__ = [
-    "HOURS_PER_MONTH",
     "CapacityType",
     "Objective",
     "PlacementSettings",
@@ -24,9 +24,6 @@ __all__ = [
 
 Objective = Literal["cost", "carbon", "balanced"]
 CapacityType = Literal["on-demand", "spot"]
-
-HOURS_PER_MONTH = 730.0
-"""8760 hours / 12 months, the convention of the AWS and Google Cloud pricing calculators."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +40,8 @@ class PlacementSettings:
     """Clouds under a signed business associate agreement. Default: all three."""
     latency: LatencyModel = field(default_factory=LatencyModel)
     sizing: SizingAssumptions = field(default_factory=SizingAssumptions)
+    usage: UsageAssumptions = field(default_factory=UsageAssumptions)
+    """Usage behind the usage-priced items of the bill (NAT traffic, logs, artifact versions)."""
     assumed_power_watts: Mapping[str, float] = field(default_factory=dict)
     """Power per chip to assume where the spec sheet publishes none (Neuron, TPU). Default: none, so
     those chips have unknown carbon and are placed only when carbon does not enter the decision."""

@@ -15,6 +15,7 @@ from components.aws import AwsRegionFleet, AwsRegionFleetArgs, ExistingNetwork, 
 from components.aws.kms import RegionKey, RegionKeyArgs
 from components.budget.aws import AwsBudgets, AwsBudgetsArgs, BudgetSpec
 from components.fleet import Workload, WorkloadArgs, WorkloadPlacementArgs
+from components.fleet.usage import UsageRecord
 from components.fleet.workload import placement_inputs
 from components.naming import email_key, keyed, principal_key
 from regions.catalog import Catalog, UnknownName
@@ -23,6 +24,7 @@ from regions.placement import FleetPlan, StagePlacement, WorkloadPlan
 from regions.residency import Residency, expand_residency
 from tensorfleet.outputs import SCHEMA_VERSION, PlacementOutput, StackOutputs
 from tensorfleet.stack_config import AwsConfig, StackConfig
+from workloads.profiles import weights_gb
 
 __all__ = ["FleetConfigError", "compose_fleet", "export_all"]
 
@@ -37,6 +39,7 @@ def compose_fleet(plan: FleetPlan, environment: str, config: StackConfig, catalo
     The AWS layout is checked first, so that bad config registers nothing.
     """
     layout = _aws_layout(plan, config, catalog)
+    UsageRecord("usage", plan.settings.usage)
     workloads: dict[str, Any] = {}
     for workload_plan in plan.workloads:
         args = _workload_args(workload_plan)
@@ -439,6 +442,7 @@ def _node_group(row: StagePlacement, tenant: str, capacity_blocks: dict[str, pul
 
 def _workload_args(plan: WorkloadPlan) -> WorkloadArgs:
     reasons = explain(plan)
+    stages = {stage.name: stage.model for stage in plan.profile.stages}
     placements = tuple(
         WorkloadPlacementArgs(
             workload=plan.profile.name,
@@ -460,6 +464,7 @@ def _workload_args(plan: WorkloadPlan) -> WorkloadArgs:
             grid_gco2_per_kwh=row.region.grid_gco2_per_kwh,
             monthly_kgco2=row.choice.monthly_kgco2,
             reason=reasons[(row.region.key, row.choice.stage)],
+            weights_gb=weights_gb(stages[row.choice.stage]),
         )
         for row in plan.rows
     )

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from regions.bill import PLACEMENT_TYPE
+
 __all__ = [
     "QUOTA_CODES",
     "Finding",
@@ -76,7 +78,7 @@ def requirements_from_plan(plan: dict[str, Any]) -> list[Requirement]:
     found = []
     for resource in plan["resources"]:
         inputs = resource["inputs"]
-        if resource["type"] == "tensorfleet:fleet:WorkloadPlacement" and inputs["cloud"] == "aws":
+        if resource["type"] == PLACEMENT_TYPE and inputs["cloud"] == "aws":
             found.append(
                 Requirement(
                     workload=f"{inputs['workload']}/{inputs['stage']}",

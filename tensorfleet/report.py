@@ -8,12 +8,13 @@ from typing import Any
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
+from regions.bill import PLACEMENT_TYPE
+from tensorfleet.bill_report import bill_lines, bill_section
 from tensorfleet.engine import SECRET_PLACEHOLDER, ProgramRun, Registration
 
 __all__ = ["PLAN_SCHEMA", "build_plan", "render_markdown", "render_table"]
 
 PLAN_SCHEMA = "tensorfleet.plan/v1"
-PLACEMENT_TYPE = "tensorfleet:fleet:WorkloadPlacement"
 UNKNOWN_PLACEHOLDER = "[unknown until deployed]"
 
 
@@ -48,6 +49,7 @@ def build_plan(stack: str, run: ProgramRun, policy_results: list[dict[str, Any]]
                 "provider": reg.provider.rsplit("::", 1)[0] if reg.provider else None,
             }
         )
+    bill = bill_lines(run.registrations, locations)
     kgs = [p["monthly_kgco2"] for p in placements]
     # The engine registers resources as their inputs resolve, an order that varies between runs;
     # the plan lists everything in a fixed order so that two plans of the same program diff clean.
@@ -60,8 +62,10 @@ def build_plan(stack: str, run: ProgramRun, policy_results: list[dict[str, Any]]
         "placements": placements,
         "resources": resources,
         "policy_results": results,
+        "bill": bill,
         "totals": {
-            "monthly_usd": round(sum(p["monthly_usd"] for p in placements), 2),
+            "monthly_usd": round(sum(line["monthly_usd"] or 0.0 for line in bill), 2),
+            "accelerators_monthly_usd": round(sum(p["monthly_usd"] for p in placements), 2),
             "monthly_kgco2": None if any(k is None for k in kgs) else round(sum(kgs), 3),
             "resources": len(resources),
         },
@@ -77,6 +81,7 @@ def _placement(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "instance_type": inputs["instanceType"],
         "accelerator": inputs["accelerator"],
         "accelerator_count": int(inputs["acceleratorCount"]),
+        "capacity_type": inputs["capacityType"],
         "nodes": {"min": int(nodes["min"]), "desired": int(nodes["desired"]), "max": int(nodes["max"])},
         "hourly_usd": float(inputs["hourlyUsd"]),
         "monthly_usd": float(inputs["monthlyUsd"]),
@@ -206,10 +211,15 @@ def render_markdown(plan: Mapping[str, Any], base: Mapping[str, Any] | None = No
         "| | this plan |" + (" base | change |" if base else ""),
         "|---|---|" + ("---|---|" if base else ""),
     ]
-    for label, key, unit in (("monthly cost", "monthly_usd", "$"), ("monthly carbon", "monthly_kgco2", "kg")):
-        line = f"| {label} | {_amount(totals[key], unit)} |"
+    figures = (
+        ("monthly cost (the whole bill)", "monthly_usd", "$"),
+        ("of which accelerator nodes", "accelerators_monthly_usd", "$"),
+        ("monthly carbon", "monthly_kgco2", "kg"),
+    )
+    for label, key, unit in figures:
+        line = f"| {label} | {_amount(totals.get(key), unit)} |"
         if base:
-            before = base["totals"][key]
+            before = base["totals"].get(key)
             line += f" {_amount(before, unit)} | {_change(totals[key], before, unit)} |"
         out.append(line)
     out.append(
@@ -229,6 +239,7 @@ def render_markdown(plan: Mapping[str, Any], base: Mapping[str, Any] | None = No
             f"{p['accelerator']} | {p['nodes']['min']}/{p['nodes']['desired']}/{p['nodes']['max']} | "
             f"{p['monthly_usd']:,.0f} | {_kg(p['monthly_kgco2'])} |"
         )
+    out += ["", *bill_section(plan, base)]
     if base:
         out += ["", *_placement_changes(plan, base)]
     if changes is not None:

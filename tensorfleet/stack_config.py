@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from regions.catalog import CLOUDS, Catalog, Cloud
 from regions.geo import LatencyModel
+from regions.pricing import UsageAssumptions
 from regions.settings import Objective, PlacementSettings
 from regions.sizing import SizingAssumptions
 from workloads.loading import MAX_PROBLEMS, describe_errors
@@ -55,6 +56,16 @@ class SizingConfig(_Model):
     compute_efficiency: Unit | None = None
     """Achieved over peak dense FLOPS for every chip. Default: each chip family's calibrated figure."""
     max_batch: Annotated[int, Field(ge=1, le=4096)] = SizingAssumptions().max_batch
+
+
+class UsageConfig(_Model):
+    """Usage behind the bill's usage-priced items; see :class:`regions.pricing.UsageAssumptions`."""
+
+    nat_gb_per_gateway_month: Annotated[float, Field(ge=0, le=1e7)] = UsageAssumptions().nat_gb_per_gateway_month
+    control_plane_log_gb_per_cluster_month: Annotated[float, Field(ge=0, le=1e6)] = (
+        UsageAssumptions().control_plane_log_gb_per_cluster_month
+    )
+    artifact_versions: Annotated[int, Field(ge=1, le=1000)] = UsageAssumptions().artifact_versions
 
 
 class ExistingNetworkConfig(_Model):
@@ -139,6 +150,8 @@ class StackConfig(_Model):
     """Clouds under a business associate agreement. Default: all three."""
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     sizing: SizingConfig = Field(default_factory=SizingConfig)
+    usage: UsageConfig = Field(default_factory=UsageConfig)
+    """Usage assumptions of the bill (NAT traffic, control-plane logs, artifact versions)."""
     assumed_power_watts: dict[str, Annotated[float, Field(gt=0, le=5000)]] = Field(default_factory=dict)
     """Per-chip power to assume where the spec sheet has none, e.g. ``{"Inferentia2": ...}``."""
     power_utilisation: Unit = 1.0
@@ -186,6 +199,7 @@ class StackConfig(_Model):
             hipaa_clouds=clouds,
             latency=LatencyModel(path_stretch=self.latency.path_stretch),
             sizing=SizingAssumptions(**self.sizing.model_dump()),
+            usage=UsageAssumptions(**self.usage.model_dump()),
             assumed_power_watts={catalog.canonical_accelerator(k): v for k, v in self.assumed_power_watts.items()},
             power_utilisation=self.power_utilisation,
         )

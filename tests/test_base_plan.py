@@ -181,9 +181,19 @@ def test_deep_nesting_is_refused_with_or_without_a_field(tmp_path):
 
 
 def test_keys_added_to_v1_by_a_newer_tensorfleet_are_accepted(tmp_path):
-    """v1 only gains keys (e.g. the whole bill): main's newer plan must serve as a branch's base."""
-    plan = _edit(lambda p: (p.update(bill={"line_items": []}), p["placements"][0].update(capacity_type="spot")))
-    assert load_base_plan(_write(tmp_path, plan))["bill"] == {"line_items": []}
+    """v1 only gains keys: main's newer plan must serve as a branch's base."""
+    plan = _edit(lambda p: (p.update(forecast={"months": []}), p["placements"][0].update(zones=["use1-az1"])))
+    assert load_base_plan(_write(tmp_path, plan))["forecast"] == {"months": []}
+
+
+def test_the_bill_is_checked_when_present_and_optional_in_older_plans(tmp_path):
+    line = {"urn": "urn:pulumi:prod::tensorfleet::aws:kms/key:Key::k", "type": "aws:kms/key:Key", "item": "kms_key",
+            "cloud": "aws", "region": "us-west-2", "quantity": 1, "unit": "key-month", "unit_usd": 1.0,
+            "monthly_usd": 1.0, "source": "price list", "assumption": None, "workload": None}  # fmt: skip
+    assert "bill" not in load_base_plan(_write(tmp_path, _plan()))  # a plan from before the bill
+    assert load_base_plan(_write(tmp_path, _edit(lambda p: p.update(bill=[line]))))["bill"] == [line]
+    unsourced = _edit(lambda p: p.update(bill=[{k: v for k, v in line.items() if k != "source"}]))
+    assert "bill[0]" in _error(_write(tmp_path, unsourced))
 
 
 def test_messages_never_echo_a_large_value(tmp_path):

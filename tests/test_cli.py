@@ -29,7 +29,18 @@ def test_plan_writes_a_contract_valid_plan_for_every_environment(tmp_path, capsy
     plan = json.loads(out_json.read_text())
     jsonschema.validate(plan, SCHEMA)
     assert plan["stack"] == stack and plan["placements"]
-    assert plan["totals"]["monthly_usd"] == pytest.approx(sum(p["monthly_usd"] for p in plan["placements"]), abs=0.01)
+    nodes = sum(p["monthly_usd"] for p in plan["placements"])
+    assert plan["totals"]["accelerators_monthly_usd"] == pytest.approx(nodes, abs=0.01)
+    # The whole bill: every line summed, the nodes among them, and every region's fixed costs on top.
+    assert plan["totals"]["monthly_usd"] == pytest.approx(sum(b["monthly_usd"] for b in plan["bill"]), abs=0.05)
+    node_lines = [b for b in plan["bill"] if b["unit"] == "node-hour"]
+    assert sum(b["monthly_usd"] for b in node_lines) == pytest.approx(nodes, abs=0.05)
+    aws_regions = {p["region"] for p in plan["placements"] if p["cloud"] == "aws"}
+    for region in aws_regions:
+        items = {b["item"] for b in plan["bill"] if (b["cloud"], b["region"]) == ("aws", region)}
+        assert {"eks_control_plane", "nat_gateway", "nat_gateway_data", "public_ipv4", "kms_key"} <= items, region
+    assert all(p["capacity_type"] in ("on-demand", "spot") for p in plan["placements"])
+    assert "### Bill by region and resource type" in out_md.read_text()
     assert plan["totals"]["resources"] == len(plan["resources"])
     for p in plan["placements"]:
         assert p["monthly_usd"] == pytest.approx(p["nodes"]["desired"] * p["hourly_usd"] * 730, abs=0.01)

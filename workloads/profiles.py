@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import Self
 
+from regions.performance import WEIGHT_BYTES
+
 __all__ = [
     "HA_AVAILABILITY",
     "MAX_CONTEXT_TOKENS",
@@ -154,6 +156,9 @@ class MeasuredModel(_Model):
     name: Annotated[str, Field(min_length=1, max_length=_MAX_TEXT)]
     throughput: Annotated[list[MeasuredThroughput], Field(min_length=1, max_length=64)]
     """One entry per accelerator it may run on; accelerators without an entry are never chosen."""
+    weights_gb: Annotated[float, Field(gt=0, le=10_000)] | None = None
+    """Size of the model's weights, GB (at most 10,000): what the region's artifact bucket stores and
+    the bill prices. Default: unknown, so the bucket is billed for the LLM weights beside it only."""
 
 
 class ExternalModel(_Model):
@@ -164,6 +169,15 @@ class ExternalModel(_Model):
         list[Annotated[str, Field(min_length=1, max_length=_MAX_TEXT)]], Field(min_length=1, max_length=16)
     ]
     """Provider-qualified model names in fallback order, e.g. ``openai/gpt-4o-mini``; at most 16."""
+
+
+def weights_gb(model: LlmModel | MeasuredModel | ExternalModel) -> float | None:
+    """Size of a model's weights in GB: parameters x bytes per weight for LLMs, as stated otherwise."""
+    if isinstance(model, MeasuredModel):
+        return model.weights_gb
+    if isinstance(model, ExternalModel):
+        return None  # served elsewhere: nothing to store
+    return model.params_billion * WEIGHT_BYTES[model.precision]
 
 
 ModelSpec = Annotated[LlmModel | MeasuredModel | ExternalModel, Field(discriminator="kind")]

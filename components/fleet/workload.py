@@ -12,6 +12,8 @@ from typing import Any
 
 import pulumi
 
+from regions.bill import PLACEMENT_TYPE
+
 __all__ = ["Workload", "WorkloadArgs", "WorkloadPlacement", "WorkloadPlacementArgs"]
 
 
@@ -68,6 +70,8 @@ class WorkloadPlacementArgs:
     monthly_kgco2: float | None
     reason: str
     """Why this region and offering, and what the runners-up cost."""
+    weights_gb: float | None = None
+    """Size of the stage's model weights, GB, stored in the region's artifact bucket; None if unknown."""
 
 
 class Workload(pulumi.ComponentResource):
@@ -103,7 +107,7 @@ class WorkloadPlacement(pulumi.ComponentResource):
             f"must satisfy min <= desired <= max, got {args.nodes_min}/{args.nodes_desired}/{args.nodes_max}",
         )
         _require(args.accelerator_count >= 1, "accelerator_count", f"must be at least 1, got {args.accelerator_count}")
-        super().__init__("tensorfleet:fleet:WorkloadPlacement", name, placement_inputs(args), opts)
+        super().__init__(PLACEMENT_TYPE, name, placement_inputs(args), opts)
         self.nodes_desired = pulumi.Output.from_input(args.nodes_desired)
         self.register_outputs({"nodesDesired": self.nodes_desired})
 
@@ -142,6 +146,7 @@ def placement_inputs(args: WorkloadPlacementArgs) -> dict[str, Any]:
         "gridGco2PerKwh": args.grid_gco2_per_kwh,
         "monthlyKgco2": None if args.monthly_kgco2 is None else round(args.monthly_kgco2, 3),
         "reason": args.reason,
+        "weightsGb": args.weights_gb,
     }
 
 

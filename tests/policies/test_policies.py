@@ -10,6 +10,7 @@ import pytest
 
 from tensorfleet.engine import ProgramRun, read_stack_config, run_program
 from tensorfleet.policy_run import evaluate, is_blocking
+from tensorfleet.report import build_plan
 from tests.conftest import ENVIRONMENTS
 
 IMAGING_ON_AWS = {
@@ -41,7 +42,8 @@ def _without(key: str):
 
 
 def _plan_total(run: ProgramRun) -> float:
-    return sum(r.inputs["monthlyUsd"] for r in run.registrations if r.type == "tensorfleet:fleet:WorkloadPlacement")
+    """The whole bill of the run's plan (plan.json ``totals.monthly_usd``)."""
+    return build_plan("prod", run)["totals"]["monthly_usd"]
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +63,15 @@ def test_example_environments_are_compliant(stack):
 # --- cost-ceiling ---------------------------------------------------------------------------
 
 
-def test_cost_ceiling_prices_the_stack_like_the_planner(prod):
-    total = _plan_total(prod)
+def test_cost_ceiling_judges_the_plans_whole_bill(prod):
+    plan = build_plan("prod", prod)
+    total = plan["totals"]["monthly_usd"]
+    # The whole bill: more than the accelerator nodes (clusters, NAT gateways, addresses, keys, disks).
+    assert total > plan["totals"]["accelerators_monthly_usd"] + 1000
     assert _by(evaluate(prod, {"cost-ceiling": {"stackMonthlyUsd": total + 1}}), "cost-ceiling") == []
     (violation,) = _by(evaluate(prod, {"cost-ceiling": {"stackMonthlyUsd": total - 100}}), "cost-ceiling")
     assert violation["enforcement"] == "mandatory" and violation["urn"] is None
-    assert f"estimated accelerator spend ${total:,.0f}/month exceeds the stack ceiling" in violation["message"]
+    assert f"estimated monthly bill ${total:,.0f} exceeds the stack ceiling" in violation["message"]
     assert "by $100; top contributors:" in violation["message"]
 
 
@@ -85,13 +90,9 @@ def test_cost_ceiling_is_not_applicable_without_accelerators():
 
 def test_cost_ceiling_skips_a_pool_without_instance_types(prod):
     stripped = _edited(prod, "aws:eks/nodeGroup:NodeGroup", _without("instanceTypes"))
-    aws_spend = sum(
-        r.inputs["monthlyUsd"]
-        for r in prod.registrations
-        if r.type == "tensorfleet:fleet:WorkloadPlacement" and r.inputs["cloud"] == "aws"
-    )
-    total = _plan_total(prod)
-    ceiling = total - aws_spend + 1  # what is left once the AWS pools say nothing
+    bill = build_plan("prod", prod)["bill"]
+    aws_nodes = sum(b["monthly_usd"] for b in bill if b["type"] == "aws:eks/nodeGroup:NodeGroup")
+    ceiling = _plan_total(prod) - aws_nodes + 1  # what is left once the AWS pools say nothing
     assert _by(evaluate(stripped, {"cost-ceiling": {"stackMonthlyUsd": ceiling}}), "cost-ceiling") == []
 
 
@@ -232,3 +233,13 @@ def test_hipaa_bucket_policy_unknown_in_preview_waits_and_a_known_bad_one_fails(
     edited = _edited(run, "aws:s3/bucketPolicy:BucketPolicy", lambda inputs: {**inputs, "policy": allow_all})
     messages = [v["message"] for v in _by(evaluate(edited), "hipaa-encryption")]
     assert messages and all("does not deny requests without TLS" in m for m in messages)
+
+
+def test_the_stacks_usage_assumptions_reach_the_plan_and_the_pack_alike():
+    heavy = _run("prod", usage={"nat_gb_per_gateway_month": 2000})
+    plan = build_plan("prod", heavy)
+    nat_data = [b for b in plan["bill"] if b["item"] == "nat_gateway_data"]
+    assert nat_data and all(b["quantity"] == 2000 for b in nat_data)
+    total = plan["totals"]["monthly_usd"]
+    assert _by(evaluate(heavy, {"cost-ceiling": {"stackMonthlyUsd": total + 1}}), "cost-ceiling") == []
+    assert _by(evaluate(heavy, {"cost-ceiling": {"stackMonthlyUsd": total - 1}}), "cost-ceiling")

@@ -42,7 +42,7 @@ def test_data_readme_lists_the_sources():
     readme = (DATA_DIR / "README.md").read_text()
     for name in ("accelerators.csv", "carbon.csv", "regions.csv", "accelerator_specs.csv", "aws_spot_advisor.csv"):
         assert name in readme
-    assert "pue.csv" in readme
+    assert "pue.csv" in readme and "service_prices.csv" in readme
 
 
 @pytest.mark.parametrize(

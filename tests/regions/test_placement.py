@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from regions.catalog import load_catalog
 from regions.geo import great_circle_km
 from regions.placement import PlacementError, build_problem, place_fleet, solve_workload
-from regions.settings import HOURS_PER_MONTH, PlacementSettings
+from regions.pricing import HOURS_PER_MONTH
+from regions.settings import PlacementSettings
 from tests.helpers import offering, profile, region, spec, tiny_catalog
 from workloads.loading import load_profile
 from workloads.profiles import CascadeStage, MeasuredModel

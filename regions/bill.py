@@ -1,0 +1,262 @@
+"""The whole monthly bill of a stack: one line per billable item of every resource it registers.
+
+A line prices one resource's item (a node group's node-hours, a launch template's disks, a
+cluster's control plane and its logs, a NAT gateway's hours and traffic, an address, a key, a
+bucket's storage) with :mod:`regions.pricing`. The report reads the resources from the program's
+registrations, the policy pack from the resources under review; both call :func:`bill`, so the
+plan and the pack judge the same figure.
+
+Resource types that cost nothing by themselves (VPCs, subnets, route tables, IAM, access entries,
+EKS add-ons, S3 gateway endpoints, ordinary AWS Budgets) have no line. Placements on a cloud
+whose node pools are not built as cloud resources in the stack are billed from their placement
+records, so that no placed capacity goes unpriced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from regions.catalog import Catalog, Offering
+from regions.pricing import HOURS_PER_MONTH, PriceBook, UnpricedItem, UsageAssumptions, node_hourly_usd
+
+__all__ = [
+    "NODE_POOL_TYPES",
+    "PLACEMENT_TYPE",
+    "BillLine",
+    "BilledResource",
+    "bill",
+    "offerings_index",
+]
+
+PLACEMENT_TYPE = "tensorfleet:fleet:WorkloadPlacement"
+NODE_POOL_TYPES = {"aws:eks/nodeGroup:NodeGroup": "aws"}
+"""Accelerator node pools as cloud resources, and their cloud."""
+_LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+
+
+@dataclass(frozen=True, slots=True)
+class BilledResource:
+    """What the bill needs to know of one registered resource (inputs in their wire form)."""
+
+    urn: str
+    type: str
+    cloud: str | None
+    region: str | None
+    inputs: Mapping[str, Any]
+    parent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BillLine:
+    """One priced item of one resource."""
+
+    urn: str
+    type: str
+    item: str
+    cloud: str
+    region: str
+    quantity: float
+    unit: str
+    unit_usd: float | None
+    """None when no source prices the item (the line then has no monthly figure)."""
+    monthly_usd: float | None
+    source: str
+    assumption: str | None = None
+    """The usage the quantity rests on, for usage-priced items; None for fixed ones."""
+    workload: str | None = None
+    """The workload the line serves alone (node capacity); None for shared regional resources."""
+
+
+def offerings_index(catalog: Catalog) -> dict[tuple[str, str, str], Offering]:
+    """(cloud, region, instance type) -> catalog row."""
+    return {(o.cloud, o.region, o.instance_type): o for o in catalog.offerings}
+
+
+def bill(
+    resources: Sequence[BilledResource], catalog: Catalog, prices: PriceBook, usage: UsageAssumptions
+) -> list[BillLine]:
+    """Every billable line of ``resources``, in the order given."""
+    context = _Context(resources, offerings_index(catalog), prices, usage)
+    lines: list[BillLine] = []
+    for resource in resources:
+        rule = _RULES.get(resource.type)
+        if rule is not None and resource.cloud and resource.region:
+            lines.extend(rule(context, resource))
+    return lines
+
+
+class _Context:
+    def __init__(
+        self,
+        resources: Sequence[BilledResource],
+        offerings: Mapping[tuple[str, str, str], Offering],
+        prices: PriceBook,
+        usage: UsageAssumptions,
+    ) -> None:
+        self.offerings = offerings
+        self.prices = prices
+        self.usage = usage
+        self.pools_by_parent: dict[str | None, list[BilledResource]] = {}
+        self.built_clouds = {NODE_POOL_TYPES[r.type] for r in resources if r.type in NODE_POOL_TYPES}
+        self.weights_gb: dict[tuple[str, str], dict[tuple[str, str], float]] = {}
+        for r in resources:
+            if r.type in NODE_POOL_TYPES:
+                self.pools_by_parent.setdefault(r.parent, []).append(r)
+            elif r.type == PLACEMENT_TYPE and r.inputs.get("weightsGb") is not None:
+                stages = self.weights_gb.setdefault((r.inputs["cloud"], r.inputs["region"]), {})
+                stages[(r.inputs["workload"], r.inputs["stage"])] = float(r.inputs["weightsGb"])
+
+    def line(
+        self,
+        resource: BilledResource,
+        item: str,
+        quantity: float,
+        assumption: str | None = None,
+        workload: str | None = None,
+    ) -> BillLine:
+        """A line priced from the price book."""
+        assert resource.cloud is not None and resource.region is not None
+        try:
+            price = self.prices.price(resource.cloud, resource.region, item)
+        except UnpricedItem as missing:
+            return BillLine(
+                resource.urn, resource.type, item, resource.cloud, resource.region, quantity, "",
+                None, None, str(missing), assumption, workload,
+            )  # fmt: skip
+        return BillLine(
+            urn=resource.urn,
+            type=resource.type,
+            item=item,
+            cloud=resource.cloud,
+            region=resource.region,
+            quantity=quantity,
+            unit=price.unit,
+            unit_usd=price.usd,
+            monthly_usd=quantity * price.usd,
+            source=price.basis(resource.region),
+            assumption=assumption,
+            workload=workload,
+        )
+
+    def nodes(
+        self, resource: BilledResource, instance_type: str, desired: int, capacity: str, workload: str | None
+    ) -> BillLine:
+        """Node-hours of a pool, priced from the accelerator catalog."""
+        assert resource.cloud is not None and resource.region is not None
+        offering = self.offerings.get((resource.cloud, resource.region, instance_type))
+        hourly = None if offering is None else node_hourly_usd(offering, "spot" if capacity == "spot" else "on-demand")
+        if offering is None or hourly is None:
+            source = f"{instance_type} {capacity} in {resource.cloud}:{resource.region} is not in the catalog"
+        else:
+            source = offering.price_source if capacity != "spot" else f"{offering.spot_basis}"
+        hours = desired * HOURS_PER_MONTH
+        return BillLine(
+            urn=resource.urn,
+            type=resource.type,
+            item=f"{instance_type} {capacity}",
+            cloud=resource.cloud,
+            region=resource.region,
+            quantity=hours,
+            unit="node-hour",
+            unit_usd=hourly,
+            monthly_usd=None if hourly is None else hours * hourly,
+            source=source,
+            workload=workload,
+        )
+
+
+# --- rules, one per billable resource type -----------------------------------------------------
+
+
+def _eks_node_group(context: _Context, resource: BilledResource) -> list[BillLine]:
+    inputs = resource.inputs
+    instance_types = inputs.get("instanceTypes") or []
+    if not instance_types:
+        return []
+    desired = int((inputs.get("scalingConfig") or {}).get("desiredSize") or 0)
+    capacity = "spot" if inputs.get("capacityType") == "SPOT" else "on-demand"
+    workload = (inputs.get("tags") or {}).get("workload")
+    return [context.nodes(resource, instance_types[0], desired, capacity, workload)]
+
+
+def _launch_template(context: _Context, resource: BilledResource) -> list[BillLine]:
+    """Root disks of the nodes of the pools beside the template (same parent component)."""
+    pools = context.pools_by_parent.get(resource.parent, [])
+    nodes = sum(int((p.inputs.get("scalingConfig") or {}).get("desiredSize") or 0) for p in pools)
+    workloads = {(p.inputs.get("tags") or {}).get("workload") for p in pools}
+    lines = []
+    for mapping in resource.inputs.get("blockDeviceMappings") or []:
+        ebs = mapping.get("ebs") or {}
+        if ebs.get("volumeSize"):
+            gb = float(ebs["volumeSize"]) * nodes
+            workload = next(iter(workloads)) if len(workloads) == 1 else None
+            lines.append(context.line(resource, f"ebs_{ebs.get('volumeType', 'gp2')}_storage", gb, workload=workload))
+    return lines
+
+
+def _eks_cluster(context: _Context, resource: BilledResource) -> list[BillLine]:
+    lines = [context.line(resource, "eks_control_plane", HOURS_PER_MONTH)]
+    if resource.inputs.get("enabledClusterLogTypes"):
+        gb = context.usage.control_plane_log_gb_per_cluster_month
+        lines.append(
+            context.line(
+                resource, "cloudwatch_logs_ingestion", gb, f"{gb:g} GB of control-plane logs per cluster-month"
+            )
+        )
+    return lines
+
+
+def _nat_gateway(context: _Context, resource: BilledResource) -> list[BillLine]:
+    gb = context.usage.nat_gb_per_gateway_month
+    return [
+        context.line(resource, "nat_gateway", HOURS_PER_MONTH),
+        context.line(resource, "nat_gateway_data", gb, f"{gb:g} GB processed per gateway-month"),
+    ]
+
+
+def _public_ipv4(context: _Context, resource: BilledResource) -> list[BillLine]:
+    return [context.line(resource, "public_ipv4", HOURS_PER_MONTH)]
+
+
+def _kms_key(context: _Context, resource: BilledResource) -> list[BillLine]:
+    return [context.line(resource, "kms_key", 1.0)]
+
+
+def _s3_bucket(context: _Context, resource: BilledResource) -> list[BillLine]:
+    """The model weights of every stage placed in the bucket's region, in as many versions as kept."""
+    assert resource.cloud is not None and resource.region is not None
+    stages = context.weights_gb.get((resource.cloud, resource.region), {})
+    versions = context.usage.artifact_versions
+    gb = sum(stages.values()) * versions
+    assumption = f"weights of {len(stages)} model(s) placed in the region, {versions} version(s) each"
+    return [context.line(resource, "s3_standard_storage", gb, assumption)]
+
+
+def _placement(context: _Context, resource: BilledResource) -> list[BillLine]:
+    """A placement on a cloud whose pools the stack does not build as resources: its nodes."""
+    inputs = resource.inputs
+    if inputs["cloud"] in context.built_clouds:
+        return []
+    capacity = str(inputs.get("capacityType", "on-demand"))
+    return [
+        context.nodes(resource, inputs["instanceType"], int(inputs["nodes"]["desired"]), capacity, inputs["workload"])
+    ]
+
+
+_RULES: dict[str, Callable[[_Context, BilledResource], list[BillLine]]] = {
+    "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
+    _LAUNCH_TEMPLATE: _launch_template,
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:ec2/natGateway:NatGateway": _nat_gateway,
+    "aws:ec2/eip:Eip": _public_ipv4,
+    "aws:kms/key:Key": _kms_key,
+    "aws:s3/bucket:Bucket": _s3_bucket,
+    PLACEMENT_TYPE: _placement,
+}
+
+
+def total_usd(lines: Iterable[BillLine]) -> float:
+    """The bill's sum over priced lines."""
+    return sum(line.monthly_usd or 0.0 for line in lines)
