@@ -8,8 +8,8 @@ plan and the pack judge the same figure.
 
 Resource types that cost nothing by themselves (VPCs, subnets, route tables, IAM, access entries,
 EKS add-ons, S3 gateway endpoints, ordinary AWS Budgets) have no line. Placements on a cloud
-whose node pools are not built as cloud resources in the stack are billed from their placement
-records, so that no placed capacity goes unpriced.
+whose fleet the stack does not build yet are billed from their placement records with what that
+fleet needs (:mod:`regions.footprint`), so that the bill is the planner's whole cost everywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from regions.catalog import Catalog, Offering
+from regions.footprint import FleetLayout, cloud_items, node_items, region_items, stage_items
 from regions.pricing import HOURS_PER_MONTH, PriceBook, UnpricedItem, UsageAssumptions, node_hourly_usd
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "BilledResource",
     "bill",
     "offerings_index",
+    "total_usd",
 ]
 
 PLACEMENT_TYPE = "tensorfleet:fleet:WorkloadPlacement"
@@ -78,7 +80,7 @@ def bill(
     resources: Sequence[BilledResource], catalog: Catalog, prices: PriceBook, usage: UsageAssumptions
 ) -> list[BillLine]:
     """Every billable line of ``resources``, in the order given."""
-    context = _Context(resources, offerings_index(catalog), prices, usage)
+    context = _Context(resources, catalog, prices, usage)
     lines: list[BillLine] = []
     for resource in resources:
         rule = _RULES.get(resource.type)
@@ -91,16 +93,27 @@ class _Context:
     def __init__(
         self,
         resources: Sequence[BilledResource],
-        offerings: Mapping[tuple[str, str, str], Offering],
+        catalog: Catalog,
         prices: PriceBook,
         usage: UsageAssumptions,
     ) -> None:
-        self.offerings = offerings
+        self.catalog = catalog
+        self.offerings = offerings_index(catalog)
         self.prices = prices
         self.usage = usage
         self.pools_by_parent: dict[str | None, list[BilledResource]] = {}
         self.built_clouds = {NODE_POOL_TYPES[r.type] for r in resources if r.type in NODE_POOL_TYPES}
         self.weights_gb: dict[tuple[str, str], dict[tuple[str, str], float]] = {}
+        # Placements on clouds the stack does not build: the first record of each region and cloud
+        # carries what opening them costs (regions/footprint.py), so the bill is whole regardless.
+        planned = sorted(
+            (r for r in resources if r.type == PLACEMENT_TYPE and r.inputs["cloud"] not in self.built_clouds),
+            key=lambda r: r.urn,
+        )
+        self.opens_region = {
+            r.urn for r in {(r.inputs["cloud"], r.inputs["region"]): r for r in reversed(planned)}.values()
+        }
+        self.opens_cloud = {r.urn for r in {r.inputs["cloud"]: r for r in reversed(planned)}.values()}
         for r in resources:
             if r.type in NODE_POOL_TYPES:
                 self.pools_by_parent.setdefault(r.parent, []).append(r)
@@ -235,14 +248,29 @@ def _s3_bucket(context: _Context, resource: BilledResource) -> list[BillLine]:
 
 
 def _placement(context: _Context, resource: BilledResource) -> list[BillLine]:
-    """A placement on a cloud whose pools the stack does not build as resources: its nodes."""
+    """A placement on a cloud the stack does not build yet: its nodes, what each node adds, its
+    model's storage, and (on the region's and cloud's first record) what opening them costs."""
     inputs = resource.inputs
-    if inputs["cloud"] in context.built_clouds:
+    cloud, region = inputs["cloud"], inputs["region"]
+    if cloud in context.built_clouds:
         return []
     capacity = str(inputs.get("capacityType", "on-demand"))
-    return [
-        context.nodes(resource, inputs["instanceType"], int(inputs["nodes"]["desired"]), capacity, inputs["workload"])
-    ]
+    desired = int(inputs["nodes"]["desired"])
+    workload = inputs["workload"]
+    lines = [context.nodes(resource, inputs["instanceType"], desired, capacity, workload)]
+    planned = f"not built by the stack yet: what a {cloud} fleet here needs"
+    for item in node_items(cloud):
+        lines.append(context.line(resource, item.item, item.quantity * desired, planned, workload))
+    for item in stage_items(cloud, inputs.get("weightsGb"), context.usage):
+        lines.append(context.line(resource, item.item, item.quantity, f"{item.assumption}; {planned}"))
+    if resource.urn in context.opens_region:
+        layout = FleetLayout(usage=context.usage)
+        for item in region_items(context.catalog, cloud, region, layout):
+            note = f"{item.assumption}; {planned}" if item.assumption else planned
+            lines.append(context.line(resource, item.item, item.quantity, note))
+    if resource.urn in context.opens_cloud:
+        lines += [context.line(resource, item.item, item.quantity, planned) for item in cloud_items(cloud)]
+    return lines
 
 
 _RULES: dict[str, Callable[[_Context, BilledResource], list[BillLine]]] = {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from regions.catalog import Catalog, Region
+from regions.footprint import footprint_of
 from regions.options import Option, OptionTable, option_table
 from regions.pricing import node_monthly_usd
 from regions.settings import PlacementSettings, carbon_price, objective_value
@@ -104,7 +105,10 @@ def build_columns(
         candidates = [(pairs[0].subset, np.arange(pairs[0].subset.size))]  # already grouped by subset
     else:
         candidates = [_fronts3(p) for p in pairs]
-    return _columns(regions, tables, subsets, pairs, candidates, max_open), considered
+    footprint = footprint_of(catalog, settings.fleet)
+    opening = np.array([footprint.region_fixed(r.key) + footprint.cloud_fixed(r.cloud) for r in regions] or [0.0])
+    in_usd = settings.objective != "carbon"
+    return _columns(regions, tables, subsets, pairs, candidates, max_open, opening, in_usd), considered
 
 
 def _subsets(
@@ -200,7 +204,7 @@ def _pairs(
             np.ones_like(nodes_desired),
         ]
     )
-    usd = nodes_desired * table.price_month[row]
+    usd = nodes_desired * table.price_month[row] + table.storage_month[subsets.region[subset]]
     kg = nodes_desired * table.kg_node[row]
     return _Pairs(
         subset=subset,
@@ -232,6 +236,8 @@ def _columns(
     pairs: list[_Pairs],
     candidates: list[tuple[np.ndarray, np.ndarray]],
     max_open: int | None,
+    opening: np.ndarray,
+    in_usd: bool,
 ) -> list[Column]:
     """Per subset, every combination of the stages' candidates that fits the latency budget,
     reduced to its (USD, objective) Pareto front and to what an optimal plan can need; all
@@ -261,6 +267,8 @@ def _columns(
                 # One more than an optimum needs, so the best runner-up of each served set survives
                 # for the explanation ("compute once": explain reads these columns).
                 max_open + 1,
+                opening[subsets.region[subset[front]]],
+                in_usd,
             )
         ]
     columns: list[Column] = []
@@ -282,16 +290,26 @@ def _columns(
     return columns
 
 
-def _needed(served: np.ndarray, region: np.ndarray, figures: np.ndarray, max_open: int) -> np.ndarray:
+def _needed(
+    served: np.ndarray,
+    region: np.ndarray,
+    figures: np.ndarray,
+    max_open: int,
+    opening: np.ndarray | None = None,
+    in_usd: bool = True,
+) -> np.ndarray:
     """Mask of the columns an optimal plan can need; the others are dropped without changing any optimum.
 
     Costs are non-negative, so some optimal plan opens at most ``max_open`` regions (one per
     geography, or ``min_regions``). If ``max_open`` columns in distinct other regions serve the same
     set and each is no worse than column ``c`` on every figure (USD, objective, weighted RTT) and
-    better on one, at least one of them sits in a region the rest of the plan leaves free, and
-    swapping it in for ``c`` keeps the plan feasible and no worse. The relation is a strict order,
-    so repeated swaps end on kept columns. Identical columns never drop each other: every equally
-    good region stays, for the explanation to name.
+    better on one, at least one of them sits in a region the rest of the workload's plan leaves
+    free, and swapping it in for ``c`` keeps the plan feasible and no worse. A swap may open that
+    region (and its cloud): ``opening`` is what that costs, counted against the dominating column
+    in USD (and in the objective when ``in_usd``), so that the swap stays no worse even when no
+    other workload shares the region. The relation is a strict order, so repeated swaps end on kept
+    columns. Identical columns never drop each other: every equally good region stays, for the
+    explanation to name.
     """
     keep = np.ones(served.size, dtype=bool)
     for group in np.unique(served).tolist():
@@ -299,8 +317,13 @@ def _needed(served: np.ndarray, region: np.ndarray, figures: np.ndarray, max_ope
         if members.size <= max_open:
             continue
         m = figures[members]
-        no_worse = (m[:, None, :] <= m[None, :, :] + 1e-9).all(axis=2)  # [a, b]: a no worse than b
-        better = (m[:, None, :] < m[None, :, :] - 1e-9).any(axis=2)
+        paid = m.copy()  # a dominating column's figures with its region's opening cost
+        if opening is not None:
+            paid[:, 0] += opening[members]
+            if in_usd:
+                paid[:, 1] += opening[members]
+        no_worse = (paid[:, None, :] <= m[None, :, :] + 1e-9).all(axis=2)  # [a, b]: a no worse than b
+        better = (paid[:, None, :] < m[None, :, :] - 1e-9).any(axis=2)
         dominates = no_worse & better
         regions, local = np.unique(region[members], return_inverse=True)
         one_hot = np.zeros((members.size, regions.size), dtype=np.int64)

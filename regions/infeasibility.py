@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from regions.catalog import CLOUDS, Region
 from regions.diagnosis import Constraint, Diagnosis, Value
-from regions.milp import WorkloadPlan, WorkloadProblem, build_problem, solve_workload
+from regions.milp import WorkloadPlan, WorkloadProblem, build_problem, fixed_monthly_usd, solve_jointly, solve_workload
 from regions.options import matches, power_watts
 from regions.residency import expand_residency
 from regions.settings import PlacementSettings, carbon_counts, cheapest_settings
@@ -49,22 +49,29 @@ def diagnose_workload(problem: WorkloadProblem) -> tuple[Diagnosis, ...]:
 
 
 def diagnose_stack_budget(problems: Sequence[WorkloadProblem], budget_usd: float) -> tuple[Diagnosis, ...]:
-    """Stack budget below the cheapest plan that meets every workload's own constraints."""
-    cheapest = []
-    for problem in problems:
-        plan = _solve(problem, settings=cheapest_settings(problem.profile, problem.settings))
-        cheapest.append((problem.profile.name, plan.monthly_usd if plan else math.inf))
-    total = sum(cost for _, cost in cheapest)
-    top = ", ".join(f"{name} ${cost:,.0f}" for name, cost in sorted(cheapest, key=lambda x: -x[1])[:3])
+    """Stack budget below the cheapest plan that meets every workload's own constraints (whole bill)."""
+    cheapest_problems = [
+        build_problem(p.profile, p.catalog, cheapest_settings(p.profile, p.settings)) for p in problems
+    ]
+    plans = solve_jointly(cheapest_problems, None)
+    if plans is None:
+        total, top = math.inf, "no plan meets every workload's constraints"
+    else:
+        fixed = fixed_monthly_usd(plans)
+        total = sum(plan.monthly_usd for plan in plans) + fixed
+        largest = sorted(((plan.profile.name, plan.monthly_usd) for plan in plans), key=lambda x: -x[1])[:3]
+        top = ", ".join(f"{name} ${cost:,.0f}" for name, cost in largest) + f"; regions' fixed costs ${fixed:,.0f}"
     return (
         Diagnosis(
             "stack_budget",
             None,
             "budget_monthly_usd",
             budget_usd,
-            math.ceil(total),
+            math.ceil(total) if math.isfinite(total) else None,
             f"is below the cheapest plan that meets every workload's constraints, ${total:,.0f}/month (largest: {top})",
-            f"raise it to at least ${math.ceil(total):,}/month or relax those workloads",
+            f"raise it to at least ${math.ceil(total):,}/month or relax those workloads"
+            if math.isfinite(total)
+            else "relax those workloads",
             stack_wide=True,
         ),
     )

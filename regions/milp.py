@@ -9,8 +9,11 @@ The model (documented here because reviewers read the reasons it produces):
 * In each open region every stage runs on one offering (instance type x capacity type) at one
   operating point (:mod:`regions.sizing`). Desired nodes carry the steady traffic of ``S``, max
   nodes its peak (bounded by ``max_replicas``), min nodes hold ``min_replicas``.
-* Monthly cost = desired nodes x hourly price x 730 h. Carbon = desired nodes x accelerators x
-  TDP x utilisation x PUE x 730 h x grid intensity. Peak capacity is autoscaled and not estimated.
+* Monthly cost = desired nodes x (hourly price x 730 h + what each node adds, its root disk) +
+  the stage's model weights in the region's artifact bucket, and once per opened region its fixed
+  cost (control plane, NAT, key: :mod:`regions.footprint`), once per cloud used its stack-wide
+  pieces. Carbon = desired nodes x accelerators x TDP x utilisation x PUE x 730 h x grid
+  intensity. Peak capacity is autoscaled and not estimated.
 * Objectives: ``cost`` (USD), ``carbon`` (kgCO2, then USD), ``balanced`` (USD + price x tCO2).
   Among equally good plans the one with the lowest traffic-weighted RTT wins, then the one with
   fewer regions.
@@ -18,10 +21,10 @@ The model (documented here because reviewers read the reasons it produces):
   on-demand/spot, ``min_regions``, ``max_replicas``, each workload's budget, the stack budget.
 
 The solve is exact: :mod:`regions.columns` enumerates, per region and served set, every choice
-that is Pareto-optimal in (USD, objective); a set-partitioning MILP (HiGHS through SciPy, relative
-gap 0) picks at most one column per region so that each geography is served once. Workloads
-interact only through the stack budget, so they are solved one by one, and jointly only when
-the sum of their optima breaks the stack budget.
+that is Pareto-optimal in (USD, objective); one MILP for the whole stack (HiGHS through SciPy,
+relative gap 0) picks at most one column per workload and region so that each geography is served
+once, opens a region (facility location: its fixed cost paid once) wherever a column uses it, and
+holds the stack budget against the whole bill.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from scipy.sparse import csr_array
 
 from regions.catalog import Catalog, Region
 from regions.columns import Column, StageChoice, build_columns
+from regions.footprint import footprint_of
 from regions.geo import great_circle_km
 from regions.options import eligible_regions
 from regions.settings import PlacementSettings
@@ -45,6 +49,7 @@ __all__ = [
     "WorkloadPlan",
     "WorkloadProblem",
     "build_problem",
+    "fixed_monthly_usd",
     "solve_jointly",
     "solve_workload",
 ]
@@ -128,8 +133,9 @@ def solve_workload(problem: WorkloadProblem) -> WorkloadPlan | None:
     return None if chosen is None else _plan(problem, chosen[0])
 
 
-def solve_jointly(problems: Sequence[WorkloadProblem], stack_budget: float) -> list[WorkloadPlan] | None:
-    """The optimal plans of every workload under their own budgets and one stack budget; None when infeasible."""
+def solve_jointly(problems: Sequence[WorkloadProblem], stack_budget: float | None) -> list[WorkloadPlan] | None:
+    """The optimal plans of every workload together (regions' fixed costs are shared), under their
+    own budgets and the stack budget on the whole bill; None when infeasible."""
     chosen = _solve(problems, stack_budget)
     return None if chosen is None else [_plan(p, cols) for p, cols in zip(problems, chosen, strict=True)]
 
@@ -141,23 +147,27 @@ def _solve(problems: Sequence[WorkloadProblem], stack_budget: float | None) -> l
     """Optimal columns per problem, or None when infeasible.
 
     Lexicographic: the objective (for ``carbon``: kgCO2, then USD), then traffic-weighted RTT.
+    Variables: one per column, then one per region (opened), then one per cloud (used).
     """
     columns = [c for p in problems for c in p.columns]
     if not columns:
         return None
+    fixed = _FixedCosts.of(problems)
     if len(problems) == 1 and stack_budget is None and _single_column(problems[0]):
-        return _best_single_column(problems[0])
+        return _best_single_column(problems[0], fixed)
     offsets = np.cumsum([0] + [len(p.columns) for p in problems])
-    rows, lower, upper = _constraints(problems, offsets, stack_budget)
-    goals = [np.array([c.objective for c in columns])]
-    if problems[0].settings.objective == "carbon":
-        goals.append(np.array([c.monthly_usd for c in columns]))
+    n = len(columns) + len(fixed.regions) + len(fixed.clouds)
+    rows, lower, upper = _constraints(problems, offsets, stack_budget, fixed)
+    in_usd = problems[0].settings.objective != "carbon"  # the objective counts fixed costs when it is in USD
+    goals = [np.concatenate(([c.objective for c in columns], fixed.usd * in_usd))]
+    if not in_usd:
+        goals.append(np.concatenate(([c.monthly_usd for c in columns], fixed.usd)))
     # Last, the lowest traffic-weighted RTT; a millisecond-thousandth per open region breaks the
     # remaining ties towards fewer regions (a free standby under scale-to-zero is not opened).
-    goals.append(np.array([c.weighted_rtt_ms + _MS_PER_OPEN_REGION for c in columns]))
+    goals.append(np.concatenate(([c.weighted_rtt_ms + _MS_PER_OPEN_REGION for c in columns], fixed.usd * 0)))
     x: np.ndarray | None = None
     for goal in goals:
-        x = _milp(goal, rows, lower, upper, len(columns))
+        x = _milp(goal, rows, lower, upper, n)
         if x is None:
             return None
         best = float(goal @ x)
@@ -168,12 +178,52 @@ def _solve(problems: Sequence[WorkloadProblem], stack_budget: float | None) -> l
     return [[columns[i] for i in range(offsets[k], offsets[k + 1]) if x[i] > 0.5] for k in range(len(problems))]
 
 
+@dataclass(frozen=True)
+class _FixedCosts:
+    """The regions and clouds the columns may open, with what opening each costs per month."""
+
+    regions: dict[str, int]
+    """Region key -> position among the region variables."""
+    clouds: dict[str, int]
+    usd: np.ndarray
+    """Fixed USD per region variable, then per cloud variable."""
+
+    @classmethod
+    def of(cls, problems: Sequence[WorkloadProblem]) -> _FixedCosts:
+        first = problems[0]
+        footprint = footprint_of(first.catalog, first.settings.fleet)
+        regions = sorted({c.region.key for p in problems for c in p.columns})
+        clouds = sorted({c.region.cloud for p in problems for c in p.columns})
+        usd = [footprint.region_fixed(key) for key in regions] + [footprint.cloud_fixed(cloud) for cloud in clouds]
+        return cls(
+            {key: i for i, key in enumerate(regions)},
+            {cloud: i for i, cloud in enumerate(clouds)},
+            np.array(usd, dtype=float),
+        )
+
+    def of_columns(self, columns: Sequence[Column]) -> float:
+        """What the regions and clouds these columns open cost per month."""
+        regions = {c.region.key for c in columns}
+        clouds = {c.region.cloud for c in columns}
+        return float(
+            sum(self.usd[self.regions[key]] for key in regions)
+            + sum(self.usd[len(self.regions) + self.clouds[cloud]] for cloud in clouds)
+        )
+
+
+def fixed_monthly_usd(plans: Sequence[WorkloadPlan]) -> float:
+    """What the regions and clouds the plans open cost per month, each once."""
+    if not plans:
+        return 0.0
+    return _FixedCosts.of([p.problem for p in plans]).of_columns([c for p in plans for c in p.columns])
+
+
 def _single_column(problem: WorkloadProblem) -> bool:
     """One geography and ``min_regions`` 1: with costs non-negative, an optimal plan is one column."""
     return len(problem.profile.placement.users) == 1 and problem.profile.placement.min_regions == 1
 
 
-def _best_single_column(problem: WorkloadProblem) -> list[list[Column]] | None:
+def _best_single_column(problem: WorkloadProblem, fixed: _FixedCosts) -> list[list[Column]] | None:
     """The MILP's answer by exhaustive search over single columns: same goals, same order."""
     (user,) = problem.profile.placement.users
     budget = problem.profile.budget.monthly_usd
@@ -181,16 +231,23 @@ def _best_single_column(problem: WorkloadProblem) -> list[list[Column]] | None:
     if not feasible:
         return None
     carbon = problem.settings.objective == "carbon"
-    best = min(feasible, key=lambda c: (c.objective, c.monthly_usd if carbon else 0.0, c.weighted_rtt_ms))
-    return [[best]]
+
+    def goals(c: Column) -> tuple[float, float, float]:
+        opened = fixed.of_columns([c])
+        return (c.objective + (0.0 if carbon else opened), c.monthly_usd + opened if carbon else 0.0, c.weighted_rtt_ms)
+
+    return [[min(feasible, key=goals)]]
 
 
 def _constraints(
-    problems: Sequence[WorkloadProblem], offsets: np.ndarray, stack_budget: float | None
+    problems: Sequence[WorkloadProblem], offsets: np.ndarray, stack_budget: float | None, fixed: _FixedCosts
 ) -> tuple[list[dict[int, float]], list[float], list[float]]:
     rows: list[dict[int, float]] = []
     lower: list[float] = []
     upper: list[float] = []
+    n_columns = int(offsets[-1])
+    region_var = {key: n_columns + i for key, i in fixed.regions.items()}
+    cloud_var = {cloud: n_columns + len(fixed.regions) + i for cloud, i in fixed.clouds.items()}
     for k, problem in enumerate(problems):
         base = int(offsets[k])
         cols = problem.columns
@@ -198,24 +255,28 @@ def _constraints(
             rows.append({base + i: 1.0 for i, c in enumerate(cols) if user.name in c.served})
             lower.append(1)
             upper.append(1)
+        # At most one column of the workload per region, and only in an opened region.
         by_region: dict[str, dict[int, float]] = {}
         for i, c in enumerate(cols):
             by_region.setdefault(c.region.key, {})[base + i] = 1.0
-        for row in by_region.values():
-            if len(row) > 1:
-                rows.append(row)
-                lower.append(0)
-                upper.append(1)
+        for key, row in by_region.items():
+            rows.append({**row, region_var[key]: -1.0})
+            lower.append(-np.inf)
+            upper.append(0)
         rows.append({base + i: 1.0 for i in range(len(cols))})
         lower.append(problem.profile.placement.min_regions)
         upper.append(np.inf)
         rows.append({base + i: c.monthly_usd for i, c in enumerate(cols)})
         lower.append(-np.inf)
         upper.append(problem.profile.budget.monthly_usd)
+    for key, var in region_var.items():  # a region opens its cloud
+        rows.append({var: 1.0, cloud_var[key.split(":", 1)[0]]: -1.0})
+        lower.append(-np.inf)
+        upper.append(0)
     if stack_budget is not None:
-        rows.append(
-            {int(offsets[k]) + i: c.monthly_usd for k, p in enumerate(problems) for i, c in enumerate(p.columns)}
-        )
+        whole = {int(offsets[k]) + i: c.monthly_usd for k, p in enumerate(problems) for i, c in enumerate(p.columns)}
+        whole.update({n_columns + i: float(usd) for i, usd in enumerate(fixed.usd) if usd})
+        rows.append(whole)
         lower.append(-np.inf)
         upper.append(stack_budget)
     return rows, lower, upper

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from regions.catalog import Catalog, Offering, Region
+from regions.footprint import footprint_of
 from regions.pricing import HOURS_PER_MONTH, node_hourly_usd, node_monthly_usd
 from regions.residency import expand_residency
 from regions.settings import CapacityType, PlacementSettings, carbon_counts
 from regions.sizing import OperatingPoint, llm_operating_points, measured_operating_points
-from workloads.profiles import CascadeStage, LlmModel, MeasuredModel, WorkloadProfile
+from workloads.profiles import CascadeStage, LlmModel, MeasuredModel, WorkloadProfile, weights_gb
 
 __all__ = [
     "Option",
@@ -94,7 +95,9 @@ class OptionTable:
     point: np.ndarray
     starts: np.ndarray
     price_month: np.ndarray
-    """USD per node-month."""
+    """USD per node-month: the node's price and what each node adds (root disk; see regions/footprint.py)."""
+    storage_month: np.ndarray
+    """USD per month of storing the stage's model in each region (by region position)."""
     kg_node: np.ndarray
     """kgCO2 per node-month; NaN where unknown."""
     service: np.ndarray
@@ -148,6 +151,9 @@ def option_table(
     point = np.repeat(first[index.key[selected]], per_shape) + offset
     rows_per_region = np.bincount(np.repeat(position, per_shape), minlength=len(regions))
     service = np.array([p.service_ms for p in points] or [0.0])
+    footprint = footprint_of(catalog, settings.fleet)
+    node_extra = np.array([footprint.per_node(r.key) for r in regions] or [0.0])
+    weights = weights_gb(stage.model)
     replica_rps = np.array([p.replica_rps for p in points] or [0.0])
     per_node = np.array([p.replicas_per_node for p in points] or [1], dtype=np.int64)
     return OptionTable(
@@ -157,7 +163,8 @@ def option_table(
         shape=shape,
         point=point,
         starts=np.concatenate(([0], np.cumsum(rows_per_region))).astype(np.int64),
-        price_month=node_monthly_usd(index.hourly[shape], 1),
+        price_month=node_monthly_usd(index.hourly[shape], 1) + node_extra[np.repeat(position, per_shape)],
+        storage_month=np.array([footprint.per_stage(r.key, weights) for r in regions] or [0.0]),
         kg_node=index.kg[shape],
         service=service[point],
         replica_rps=replica_rps[point],

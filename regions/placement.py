@@ -1,8 +1,8 @@
 """Exact placement of every workload of a stack: cloud, regions, instance types and node counts.
 
 The model and its solution are in :mod:`regions.milp`; this module checks the stack's profiles
-against the catalog, solves each workload, couples them through the stack budget when it binds,
-and turns infeasibility into structured diagnoses (:mod:`regions.infeasibility`).
+against the catalog, solves every workload together (they share regions' fixed costs and the
+stack budget), and turns infeasibility into structured diagnoses (:mod:`regions.infeasibility`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from regions.catalog import Catalog
 from regions.diagnosis import Diagnosis, PlacementError
 from regions.infeasibility import diagnose_stack_budget, diagnose_workload
-from regions.milp import StagePlacement, WorkloadPlan, WorkloadProblem, build_problem, solve_jointly, solve_workload
+from regions.milp import (
+    StagePlacement,
+    WorkloadPlan,
+    WorkloadProblem,
+    build_problem,
+    fixed_monthly_usd,
+    solve_jointly,
+    solve_workload,
+)
 from regions.names import check_profile_names
 from regions.settings import PlacementSettings
 from workloads.profiles import WorkloadProfile
@@ -26,6 +34,7 @@ __all__ = [
     "WorkloadProblem",
     "build_problem",
     "place_fleet",
+    "solve_jointly",
     "solve_workload",
 ]
 
@@ -37,12 +46,16 @@ class FleetPlan:
     workloads: tuple[WorkloadPlan, ...]
     gateway_only: tuple[WorkloadProfile, ...]
     settings: PlacementSettings
-    jointly_solved: bool
-    """True when the stack budget bound and all workloads were solved as one MILP."""
+
+    @property
+    def fixed_monthly_usd(self) -> float:
+        """What the opened regions and used clouds cost beside the workloads' own capacity, each once."""
+        return fixed_monthly_usd(self.workloads)
 
     @property
     def monthly_usd(self) -> float:
-        return sum(w.monthly_usd for w in self.workloads)
+        """The whole bill: every workload's capacity and storage, and the fixed costs."""
+        return sum(w.monthly_usd for w in self.workloads) + self.fixed_monthly_usd
 
     @property
     def monthly_kgco2(self) -> float | None:
@@ -51,7 +64,7 @@ class FleetPlan:
 
 
 def place_fleet(profiles: Sequence[WorkloadProfile], catalog: Catalog, settings: PlacementSettings) -> FleetPlan:
-    """Places every served workload of a stack optimally.
+    """Places every served workload of a stack optimally, together: regions' fixed costs are shared.
 
     Raises:
         PlacementError: a name the catalog does not know, a workload or the stack budget that
@@ -60,20 +73,18 @@ def place_fleet(profiles: Sequence[WorkloadProfile], catalog: Catalog, settings:
     _check_names(profiles, catalog)
     served = [p for p in profiles if not p.gateway_only]
     problems = [build_problem(p, catalog, settings) for p in served]
-    plans: list[WorkloadPlan] = []
-    for problem in problems:
-        plan = solve_workload(problem)
-        if plan is None:
-            raise PlacementError(diagnose_workload(problem))
-        plans.append(plan)
-    joint = False
+    gateway_only = tuple(p for p in profiles if p.gateway_only)
+    if not problems:
+        return FleetPlan((), gateway_only, settings)
     budget = settings.stack_budget_monthly_usd
-    if budget is not None and sum(p.monthly_usd for p in plans) > budget:
-        jointly = solve_jointly(problems, budget)
-        if jointly is None:
-            raise PlacementError(diagnose_stack_budget(problems, budget))
-        plans, joint = jointly, True
-    return FleetPlan(tuple(plans), tuple(p for p in profiles if p.gateway_only), settings, joint)
+    plans = solve_jointly(problems, budget)
+    if plans is None:
+        for problem in problems:  # a workload infeasible on its own is the cause, first in order
+            if solve_workload(problem) is None:
+                raise PlacementError(diagnose_workload(problem))
+        assert budget is not None  # without a stack budget, workloads feasible alone are feasible together
+        raise PlacementError(diagnose_stack_budget(problems, budget))
+    return FleetPlan(tuple(plans), gateway_only, settings)
 
 
 def _check_names(profiles: Sequence[WorkloadProfile], catalog: Catalog) -> None:

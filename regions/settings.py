@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from regions.catalog import CLOUDS, Cloud
+from regions.footprint import FleetLayout
 from regions.geo import LatencyModel
-from regions.pricing import UsageAssumptions
 from regions.sizing import SizingAssumptions
 from workloads.profiles import WorkloadProfile
 
@@ -40,8 +40,9 @@ class PlacementSettings:
     """Clouds under a signed business associate agreement. Default: all three."""
     latency: LatencyModel = field(default_factory=LatencyModel)
     sizing: SizingAssumptions = field(default_factory=SizingAssumptions)
-    usage: UsageAssumptions = field(default_factory=UsageAssumptions)
-    """Usage behind the usage-priced items of the bill (NAT traffic, logs, artifact versions)."""
+    fleet: FleetLayout = field(default_factory=FleetLayout)
+    """What each opened region builds and the usage behind its usage-priced items: the planner
+    counts these costs beside the nodes' (:mod:`regions.footprint`)."""
     assumed_power_watts: Mapping[str, float] = field(default_factory=dict)
     """Power per chip to assume where the spec sheet publishes none (Neuron, TPU). Default: none, so
     those chips have unknown carbon and are placed only when carbon does not enter the decision."""

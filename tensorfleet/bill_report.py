@@ -10,7 +10,7 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from components.fleet.usage import USAGE_TYPE, usage_from_inputs
-from regions.bill import PLACEMENT_TYPE, BilledResource, BillLine, bill
+from regions.bill import PLACEMENT_TYPE, BilledResource, BillLine, bill, total_usd
 from regions.catalog import load_catalog
 from regions.pricing import UsageAssumptions, load_price_book
 from tensorfleet.engine import Registration
@@ -26,8 +26,8 @@ _USAGE_WORDS = {
 
 def bill_lines(
     registrations: Sequence[Registration], locations: Mapping[str, tuple[str | None, str | None]]
-) -> list[dict[str, Any]]:
-    """The plan's ``bill``: every priced line, in a fixed order."""
+) -> tuple[list[dict[str, Any]], float]:
+    """The plan's ``bill``, every priced line in a fixed order, and its total (of unrounded lines)."""
     usage = next((usage_from_inputs(r.inputs) for r in registrations if r.type == USAGE_TYPE), UsageAssumptions())
     resources = [
         BilledResource(r.urn, r.type, *locations[r.urn], inputs=_plain(r.inputs), parent=r.parent)
@@ -36,7 +36,7 @@ def bill_lines(
     lines = bill(resources, load_catalog(), load_price_book(), usage)
     rows = [_row(line) for line in lines]
     rows.sort(key=lambda r: (r["cloud"], r["region"], r["type"], r["urn"], r["item"]))
-    return rows
+    return rows, total_usd(lines)
 
 
 def _row(line: BillLine) -> dict[str, Any]:
@@ -84,10 +84,11 @@ def bill_section(plan: Mapping[str, Any], base: Mapping[str, Any] | None) -> lis
         if base:
             line += f" {_usd(before.get(key))} | {_delta(now.get(key, 0.0), before.get(key, 0.0))} |"
         out.append(line)
-    records_only = sorted({b["cloud"] for b in plan.get("bill", []) if b["type"] == PLACEMENT_TYPE})
-    if records_only:
-        out += ["", f"Placements on {', '.join(records_only)} are billed for their nodes only: the stack builds no "
-                "cluster, network or keys there yet, so those regions carry no fixed costs in this bill."]  # fmt: skip
+    planned = sorted({b["cloud"] for b in plan.get("bill", []) if b["type"] == PLACEMENT_TYPE})
+    if planned:
+        clouds = ", ".join(planned)
+        out += ["", f"The stack builds no fleet on {clouds} yet: those placements carry what a fleet there needs "
+                "(cluster, logs, key, NAT, disks, storage), marked as not built by the stack yet."]  # fmt: skip
     unpriced = [b for b in plan.get("bill", []) if b["monthly_usd"] is None]
     stand_ins = [b for b in plan.get("bill", []) if "no sourced" in b["source"]]
     if unpriced:

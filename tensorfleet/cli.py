@@ -326,6 +326,7 @@ def _place(args: argparse.Namespace) -> int:
             print(f"      {reasons[(row.region.key, c.stage)]}")
     for profile in fleet.gateway_only:
         print(f"{profile.name}: served through the gateway only ({', '.join(profile.model.provider_models)})")  # type: ignore[union-attr]
+    print(f"regions' and clouds' fixed costs (control planes, NAT, keys): ${fleet.fixed_monthly_usd:,.0f}/month")
     print(f"\ntotal: ${fleet.monthly_usd:,.0f}/month, {_kg(fleet.monthly_kgco2)} kgCO2/month ({args.objective})")
     return 0
 

@@ -39,7 +39,7 @@ def compose_fleet(plan: FleetPlan, environment: str, config: StackConfig, catalo
     The AWS layout is checked first, so that bad config registers nothing.
     """
     layout = _aws_layout(plan, config, catalog)
-    UsageRecord("usage", plan.settings.usage)
+    UsageRecord("usage", plan.settings.fleet.usage)
     workloads: dict[str, Any] = {}
     for workload_plan in plan.workloads:
         args = _workload_args(workload_plan)

@@ -55,11 +55,14 @@ class WorkloadOutput(_Wire):
     """Kubernetes namespace the workload's serving stack runs in (the tenant)."""
     gateway_only: bool
     monthly_usd: float
+    """The workload's own capacity per month: its nodes, their disks and its models' storage."""
     placements: list[PlacementOutput]
 
 
 class Totals(_Wire):
     monthly_usd: float
+    """The stack's whole monthly bill as the planner counts it: nodes, their disks, storage, and each
+    opened region's fixed costs (plan.json ``totals.monthly_usd``)."""
     monthly_kgco2: float | None
 
 

@@ -49,7 +49,7 @@ def build_plan(stack: str, run: ProgramRun, policy_results: list[dict[str, Any]]
                 "provider": reg.provider.rsplit("::", 1)[0] if reg.provider else None,
             }
         )
-    bill = bill_lines(run.registrations, locations)
+    bill, bill_usd = bill_lines(run.registrations, locations)
     kgs = [p["monthly_kgco2"] for p in placements]
     # The engine registers resources as their inputs resolve, an order that varies between runs;
     # the plan lists everything in a fixed order so that two plans of the same program diff clean.
@@ -64,7 +64,7 @@ def build_plan(stack: str, run: ProgramRun, policy_results: list[dict[str, Any]]
         "policy_results": results,
         "bill": bill,
         "totals": {
-            "monthly_usd": round(sum(line["monthly_usd"] or 0.0 for line in bill), 2),
+            "monthly_usd": round(bill_usd, 2),
             "accelerators_monthly_usd": round(sum(p["monthly_usd"] for p in placements), 2),
             "monthly_kgco2": None if any(k is None for k in kgs) else round(sum(kgs), 3),
             "resources": len(resources),

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from regions.catalog import CLOUDS, Catalog, Cloud
+from regions.footprint import FleetLayout
 from regions.geo import LatencyModel
 from regions.pricing import UsageAssumptions
 from regions.settings import Objective, PlacementSettings
@@ -199,7 +200,11 @@ class StackConfig(_Model):
             hipaa_clouds=clouds,
             latency=LatencyModel(path_stretch=self.latency.path_stretch),
             sizing=SizingAssumptions(**self.sizing.model_dump()),
-            usage=UsageAssumptions(**self.usage.model_dump()),
+            fleet=FleetLayout(
+                nat_per_zone=self.aws.nat_per_zone if self.aws else False,
+                existing_networks=frozenset(self.aws.existing_networks) if self.aws else frozenset(),
+                usage=UsageAssumptions(**self.usage.model_dump()),
+            ),
             assumed_power_watts={catalog.canonical_accelerator(k): v for k, v in self.assumed_power_watts.items()},
             power_utilisation=self.power_utilisation,
         )

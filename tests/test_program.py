@@ -81,7 +81,8 @@ def test_stack_outputs_are_typed_and_versioned():
     assert chat.namespace == "assistant" and chat.placements
     assert outputs.clusters and set(outputs.kubeconfigs) == set(outputs.clusters)
     placements = [r for r in run.registrations if r.type == PLACEMENT]
-    assert outputs.totals.monthly_usd == pytest.approx(sum(r.inputs["monthlyUsd"] for r in placements), abs=0.05)
+    # The whole bill: the placements' nodes and, beside them, disks, storage and regions' fixed costs.
+    assert outputs.totals.monthly_usd > sum(r.inputs["monthlyUsd"] for r in placements) + 1000
 
 
 def test_profile_edits_and_price_refreshes_rename_nothing(prod_run, monkeypatch):

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from regions.footprint import ROOT_DISK_GIB
+
 __all__ = ["AcceleratorNodeGroup", "AcceleratorNodeGroupArgs", "ami_type", "capacity_type", "taint_key"]
 
 NEURON_CHIPS = ("Inferentia", "Inferentia2", "Trainium", "Trainium2")
@@ -56,8 +58,9 @@ class AcceleratorNodeGroupArgs:
     """An EC2 Capacity Block for ML reserved for these nodes (``cr-...``, may be a secret). When set,
     nodes launch into it (EKS capacity type ``CAPACITY_BLOCK``); the reservation's own dates bound
     when they run. Default: none."""
-    disk_size_gib: int = 200
-    """Root volume (gp3) size: container images of model servers are large. Default: 200 GiB."""
+    disk_size_gib: int = ROOT_DISK_GIB
+    """Root volume (gp3) size: container images of model servers are large. Default: the size the
+    planner prices (``regions.footprint.ROOT_DISK_GIB``)."""
     tags: dict[str, str] = field(default_factory=dict)
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from regions.bill import BilledResource, bill, total_usd
 from regions.catalog import load_catalog
+from regions.footprint import FleetLayout, footprint_of
 from regions.pricing import PriceBook, UnpricedItem, UsageAssumptions, load_price_book
 
 URN = "urn:pulumi:prod::tensorfleet::"
@@ -95,12 +96,30 @@ def test_one_aws_region_worked_by_hand(catalog, prices):
     assert total_usd(lines) == pytest.approx(fixed + 3 * node.usd_per_hour * 730)
 
 
-def test_a_placement_on_a_cloud_the_stack_does_not_build_bills_its_nodes(catalog, prices):
+def test_a_placement_on_a_cloud_the_stack_does_not_build_yet_bills_what_its_fleet_needs(catalog, prices):
+    """GCP: nodes, each node's boot disk and Cloud NAT charge, the weights, and once per region the
+    cluster fee, logs, key and NAT traffic: the planner's figure for the same placement."""
     node = _offering(catalog, "gcp", "us-central1", "L4")
-    (line,) = bill([_placement("chat", "gcp", "us-central1", node.instance_type, 2, 16.0)], catalog, prices,
-                   UsageAssumptions())  # fmt: skip
-    assert line.unit == "node-hour" and line.quantity == 1460
-    assert line.monthly_usd == pytest.approx(2 * node.usd_per_hour * 730)
+    records = [
+        _placement("chat", "gcp", "us-central1", node.instance_type, 2, 16.0),
+        _placement("summarise", "gcp", "us-central1", node.instance_type, 1, 35.0),
+    ]
+    lines = bill(records, catalog, prices, UsageAssumptions())
+    nodes = [line for line in lines if line.unit == "node-hour"]
+    assert [line.monthly_usd for line in nodes] == pytest.approx([2 * node.usd_per_hour * 730, node.usd_per_hour * 730])
+    by_item = {}
+    for line in lines:
+        by_item.setdefault(line.item, []).append(line)
+    assert len(by_item["gke_cluster_management"]) == 1  # the region is opened once
+    assert by_item["gke_cluster_management"][0].monthly_usd == pytest.approx(73.0)  # $0.10 per cluster-hour
+    assert sum(line.quantity for line in by_item["pd_balanced"]) == 3 * 200  # a 200 GB boot disk per node
+    assert sum(line.quantity for line in by_item["gcs_standard_storage"]) == 16.0 + 35.0
+    assert all("not built by the stack yet" in (line.assumption or "") for line in lines if line.unit != "node-hour")
+    footprint = footprint_of(catalog, FleetLayout())
+    key = "gcp:us-central1"
+    expected = 3 * (node.usd_per_hour * 730 + footprint.per_node(key)) + footprint.per_stage(key, 51.0)
+    expected += footprint.region_fixed(key) + footprint.cloud_fixed("gcp")
+    assert total_usd(lines) == pytest.approx(expected)
 
 
 def test_spot_nodes_are_billed_at_the_spot_price(catalog, prices):

@@ -3,9 +3,12 @@ other constraint is blamed."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from regions.diagnosis import PlacementError, describe, place_audience, stack_audience
+from regions.footprint import footprint_of
 from regions.placement import place_fleet
 from regions.settings import PlacementSettings
 from tests.helpers import offering, profile, region, spec, tiny_catalog
@@ -27,6 +30,7 @@ CATALOG = tiny_catalog(
     [spec("L4")],
 )
 COST = PlacementSettings(objective="cost")
+FOOTPRINT = footprint_of(CATALOG, COST.fleet)
 
 
 def _diagnoses(prof, settings=COST, catalog=CATALOG, others=()):
@@ -43,8 +47,11 @@ def test_budget_names_the_cheapest_feasible_figure():
     error = _diagnoses(profile(budget={"monthly_usd": 500}, capacity={"spot": True}))
     (budget,) = error.diagnoses
     assert (budget.constraint, budget.setting, budget.current) == ("budget", "budget.monthly_usd", 500)
-    assert budget.nearest == pytest.approx(876, abs=1)  # 3 spot nodes x $0.40 x 730 h
-    assert "Binding constraint: budget.monthly_usd = $500/month is below the cheapest feasible plan, $876" in str(error)
+    # 3 spot nodes x ($0.40 x 730 h + what each node adds: its root disk); a workload's own budget
+    # holds its capacity, not the region's shared fixed costs.
+    cheapest = 3 * (0.40 * 730 + FOOTPRINT.per_node("aws:east"))
+    assert budget.nearest == math.ceil(cheapest) and cheapest > 876
+    assert f"budget.monthly_usd = $500/month is below the cheapest feasible plan, ${cheapest:,.0f}" in str(error)
 
 
 def test_budget_reports_every_single_relaxation_that_works():
@@ -65,12 +72,15 @@ def test_stack_budget_names_the_stack_setting_in_each_context():
         True,
         None,
     )
-    assert stack.nearest == 3942  # two workloads x 3 nodes x $0.90 x 730 h
+    # Two workloads x 3 nodes x ($0.90 x 730 h + each node's extras), and eu's fixed costs once.
+    whole = 2 * 3 * (0.90 * 730 + FOOTPRINT.per_node("gcp:eu")) + FOOTPRINT.region_fixed("gcp:eu")
+    whole += FOOTPRINT.cloud_fixed("gcp")
+    assert stack.nearest == math.ceil(whole) and whole > 3942 + FOOTPRINT.region_fixed("gcp:eu")
     files = {"a": "a.yaml", "b": "b.yaml"}
     place = describe(error, place_audience(files))
     plan = describe(error, stack_audience("dev", files))
     assert place.startswith("stack budget $1/month is below the cheapest plan")
-    assert "Binding constraint: --budget; raise it to at least $3,942/month" in place
+    assert f"Binding constraint: --budget; raise it to at least ${math.ceil(whole):,}/month" in place
     assert "Binding constraint: tensorfleet:budgetMonthlyUsd (in stacks/Pulumi.dev.yaml); raise it" in plan
     for text in (place, plan, str(error)):
         assert "budget.monthly_usd" not in text and "overrides" not in text

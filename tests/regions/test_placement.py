@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from regions.catalog import load_catalog
+from regions.footprint import footprint_of
 from regions.geo import great_circle_km
+from regions.milp import fixed_monthly_usd, solve_jointly
 from regions.placement import PlacementError, build_problem, place_fleet, solve_workload
 from regions.pricing import HOURS_PER_MONTH
-from regions.settings import PlacementSettings
+from regions.settings import PlacementSettings, carbon_price
 from tests.helpers import offering, profile, region, spec, tiny_catalog
 from workloads.loading import load_profile
-from workloads.profiles import CascadeStage, MeasuredModel
+from workloads.profiles import CascadeStage, MeasuredModel, weights_gb
 
 EAST = region("aws", "east", 40.7, -74.0, 400.0, "US")
 WEST = region("aws", "west", 37.8, -122.4, 300.0, "US")
@@ -45,6 +48,14 @@ def _place(prof, catalog=SMALL, settings_=COST):
 # --- the "done when" check on the real catalog -------------------------------------------
 
 
+def _whole(catalog, o):
+    """One node of ``o`` all in: its price, what it adds, and its region and cloud opened."""
+    footprint = footprint_of(catalog, COST.fleet)
+    key = f"{o.cloud}:{o.region}"
+    opened = footprint.region_fixed(key) + footprint.cloud_fixed(o.cloud)
+    return o.usd_per_hour * HOURS_PER_MONTH + footprint.per_node(key) + opened
+
+
 def _cheapest_l4_row(catalog, countries=None):
     rows = [
         o
@@ -52,7 +63,7 @@ def _cheapest_l4_row(catalog, countries=None):
         if o.accelerator == "L4"
         and (countries is None or catalog.regions[f"{o.cloud}:{o.region}"].country_code in countries)
     ]
-    return min(rows, key=lambda o: o.usd_per_hour)
+    return min(rows, key=lambda o: _whole(catalog, o))
 
 
 @pytest.mark.parametrize("countries", [None, ["DE"], ["JP"]], ids=["anywhere", "germany", "japan"])
@@ -64,7 +75,9 @@ def test_cost_objective_gives_a_single_accelerator_request_the_cheapest_catalog_
     )
     row = _only(_place(request, catalog))
     expected = _cheapest_l4_row(catalog, countries)
-    assert row.choice.option.usd_per_node_hour == expected.usd_per_hour
+    # Equally cheap regions tie on cost; the nearest wins among them.
+    assert _whole(catalog, row.choice.option.offering) == pytest.approx(_whole(catalog, expected))
+    assert row.choice.option.usd_per_node_hour == row.choice.option.offering.usd_per_hour
     assert row.choice.nodes_desired == 1
     assert row.choice.option.offering.accelerator == "L4"
 
@@ -151,15 +164,16 @@ def test_stack_budget_trades_carbon_for_cost_when_it_binds():
     a = profile(name="a", slo={"p95_latency_ms": 5000}, compliance={"data_residency": ["US"]})
     b = profile(name="b", slo={"p95_latency_ms": 5000}, compliance={"data_residency": ["US"]})
     free = place_fleet([a, b], SMALL, balanced)
-    assert not free.jointly_solved and {r.region.code for w in free.workloads for r in w.rows} == {"west"}
+    assert {r.region.code for w in free.workloads for r in w.rows} == {"west"}
     budget = free.monthly_usd - 1  # west is cleaner but dearer than east
     bound = place_fleet(
         [a, b],
         SMALL,
         PlacementSettings(objective="balanced", carbon_price_usd_per_tonne=30_000, stack_budget_monthly_usd=budget),
     )
-    assert bound.jointly_solved and bound.monthly_usd <= budget
-    assert sorted(r.region.code for w in bound.workloads for r in w.rows) == ["east", "west"]
+    assert bound.monthly_usd <= budget
+    # Both move to east, the dearer-in-carbon region: one region's fixed cost is cheaper than two.
+    assert sorted(r.region.code for w in bound.workloads for r in w.rows) == ["east", "east"]
 
 
 # --- objectives ---------------------------------------------------------------------------
@@ -203,8 +217,9 @@ def test_unknown_power_is_excluded_only_when_carbon_counts():
 # --- optimality against exhaustive search --------------------------------------------------
 
 
-def _brute_force(prof, catalog, settings_):
-    """An independent, literal implementation of the placement model, by enumeration."""
+def _workload_candidates(prof, catalog, settings_, footprint):
+    """Every feasible way to place one workload, by enumeration: (opened regions, usd, kg), where usd
+    counts nodes with what each node adds and the model's storage, but not the regions' fixed costs."""
     users = prof.placement.users
     cap = prof.carbon.max_gco2_per_kwh
     regions = [r for r in catalog.regions.values() if cap is None or r.grid_gco2_per_kwh <= cap]
@@ -214,7 +229,6 @@ def _brute_force(prof, catalog, settings_):
         for r in regions
     }
     slo, scaling = prof.slo, prof.scaling
-    price = settings_.carbon_price_usd_per_tonne
 
     def stage_options(stage, r, weight, budget_ms):
         """(usd, kg, service) of every way to run ``stage`` in ``r`` for ``weight`` of the traffic."""
@@ -236,10 +250,11 @@ def _brute_force(prof, catalog, settings_):
                 )
                 kw = o.accelerator_count * catalog.specs[o.accelerator].tdp_watts / 1000
                 kg = nodes * kw * r.pue * HOURS_PER_MONTH * r.grid_gco2_per_kwh / 1000
+                extra = footprint.per_node(r.key)
                 for capacity, hourly in (("on-demand", o.usd_per_hour), ("spot", o.spot_usd_per_hour)):
                     allowed = prof.capacity.on_demand if capacity == "on-demand" else prof.capacity.spot
                     if allowed and hourly is not None:
-                        found.append((nodes * hourly * HOURS_PER_MONTH, kg, measured.p95_latency_ms))
+                        found.append((nodes * (hourly * HOURS_PER_MONTH + extra), kg, measured.p95_latency_ms))
         return found
 
     def region_options(r, served):
@@ -249,13 +264,14 @@ def _brute_force(prof, catalog, settings_):
         )
         weight = sum(u.share for u in served)
         per_stage = [stage_options(stage, r, weight, budget_ms) for stage in prof.stages]
+        storage = sum(footprint.per_stage(r.key, weights_gb(stage.model)) for stage in prof.stages)
         return [
-            (sum(c[0] for c in combo), sum(c[1] for c in combo))
+            (sum(c[0] for c in combo) + storage, sum(c[1] for c in combo))
             for combo in itertools.product(*per_stage)
             if sum(c[2] for c in combo) <= budget_ms
         ]
 
-    best = None
+    found = []
     for assignment in itertools.product(range(len(regions)), repeat=len(users)):
         used = set(assignment)
         others = [i for i in range(len(regions)) if i not in used]
@@ -268,15 +284,36 @@ def _brute_force(prof, catalog, settings_):
                     region_options(regions[i], [u for u, a in zip(users, assignment, strict=True) if a == i])
                     for i in open_regions
                 ]
+                keys = frozenset(regions[i].key for i in open_regions)
                 for combo in itertools.product(*choices):
                     usd = sum(c[0] for c in combo)
-                    kg = sum(c[1] for c in combo)
-                    if usd > prof.budget.monthly_usd:
-                        continue
-                    key = {"cost": (usd,), "carbon": (kg, usd), "balanced": (usd + price * kg / 1000,)}[
-                        settings_.objective
-                    ]
-                    best = key if best is None or key < best else best
+                    if usd <= prof.budget.monthly_usd:
+                        found.append((keys, usd, sum(c[1] for c in combo)))
+    # Per set of opened regions only the (usd, kg) Pareto front can be optimal, whatever the goal.
+    front = []
+    for keys, usd, kg in sorted(found, key=lambda c: (sorted(c[0]), c[1], c[2])):
+        if not any(k == keys and u <= usd and g <= kg for k, u, g in front):
+            front.append((keys, usd, kg))
+    return front
+
+
+def _brute_force_stack(profiles, catalog, settings_, stack_budget=None):
+    """The stack's optimum by enumeration: each workload's candidates combined, each opened region's
+    fixed cost and each used cloud's paid once; goals as the planner's (USD, or kg then USD)."""
+    footprint = footprint_of(catalog, settings_.fleet)
+    per_workload = [_workload_candidates(p, catalog, settings_, footprint) for p in profiles]
+    best = None
+    for combo in itertools.product(*per_workload):
+        opened = frozenset().union(*(keys for keys, _, _ in combo))
+        fixed = sum(footprint.region_fixed(key) for key in opened)
+        fixed += sum(footprint.cloud_fixed(cloud) for cloud in {key.split(":")[0] for key in opened})
+        usd = sum(u for _, u, _ in combo) + fixed
+        if stack_budget is not None and usd > stack_budget:
+            continue
+        kg = sum(g for _, _, g in combo)
+        carbon_usd = sum(carbon_price(p, settings_) * g / 1000 for p, (_, _, g) in zip(profiles, combo, strict=True))
+        key = {"cost": (usd,), "carbon": (kg, usd), "balanced": (usd + carbon_usd,)}[settings_.objective]
+        best = key if best is None or key < best else best
     return best
 
 
@@ -317,6 +354,16 @@ def _instances(draw, cascade=False):
             spot = draw(st.one_of(st.none(), st.floats(0.1, 1.0).map(lambda f, p=price: round(p * f, 4))))
             count = draw(st.sampled_from([1, 2, 4]))
             offerings.append(offering(r.cloud, r.code, f"t{i}{j}", accelerator, count, price, spot))
+
+    prof = _drawn_profile(draw, regions, cascade)
+    objective = draw(st.sampled_from(["cost", "carbon", "balanced"]))
+    price = draw(st.sampled_from([0.0, 200.0, 5_000.0]))
+    settings_ = PlacementSettings(objective=objective, carbon_price_usd_per_tonne=price)
+    return prof, tiny_catalog(regions, offerings, [spec("L4"), spec("T4", tdp=70.0)]), settings_
+
+
+def _drawn_profile(draw, regions, cascade=False, name="svc"):
+    """A workload over the drawn regions: one or two user geographies, HA, spot, budgets, caps."""
 
     def user(name):
         """Mostly near one of the regions (nearby users are the common case), sometimes anywhere."""
@@ -362,26 +409,27 @@ def _instances(draw, cascade=False):
         prof = prof.model_copy(update={"model": None, "cascade": stages})
     else:
         prof = prof.model_copy(update={"model": model})
-    objective = draw(st.sampled_from(["cost", "carbon", "balanced"]))
-    price = draw(st.sampled_from([0.0, 200.0, 5_000.0]))
-    settings_ = PlacementSettings(objective=objective, carbon_price_usd_per_tonne=price)
-    return prof, tiny_catalog(regions, offerings, [spec("L4"), spec("T4", tdp=70.0)]), settings_
+    return prof.model_copy(update={"name": name})
+
+
+def _stack_goals(plans, settings_):
+    """The planner's goals for its plans, as the brute force states them."""
+    fixed = fixed_monthly_usd(plans)
+    usd = sum(p.monthly_usd for p in plans) + fixed
+    kg = sum(p.monthly_kgco2 for p in plans)
+    objective = sum(p.objective for p in plans) + fixed
+    return {"cost": (usd,), "carbon": (kg, usd), "balanced": (objective,)}[settings_.objective]
 
 
 def _check_against_brute_force(instance):
     prof, catalog, settings_ = instance
-    expected = _brute_force(prof, catalog, settings_)
+    expected = _brute_force_stack([prof], catalog, settings_)
     plan = solve_workload(build_problem(prof, catalog, settings_))
     if expected is None:
         assert plan is None
         return
     assert plan is not None
-    got = {
-        "cost": (plan.monthly_usd,),
-        "carbon": (plan.monthly_kgco2, plan.monthly_usd),
-        "balanced": (plan.objective,),
-    }[settings_.objective]
-    assert got == pytest.approx(expected, rel=1e-6, abs=1e-6)
+    assert _stack_goals([plan], settings_) == pytest.approx(expected, rel=1e-6, abs=1e-6)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -394,6 +442,47 @@ def test_milp_matches_exhaustive_search(instance):
 @given(_instances(cascade=True))
 def test_cascade_milp_matches_exhaustive_search(instance):
     _check_against_brute_force(instance)
+
+
+@st.composite
+def _stacks(draw):
+    """Two workloads on one drawn catalog, and where the stack budget lies between the cheapest plan's
+    bill (0) and the objective's optimum's (1); None: no budget."""
+    first, catalog, settings_ = draw(_instances())
+    second = _drawn_profile(draw, list(catalog.regions.values()), name="other")
+    share = draw(st.sampled_from([None, 0.0, 0.5, 0.9, 1.0]))
+    return [first, second], catalog, settings_, share
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(_stacks())
+def test_the_stack_milp_matches_exhaustive_search_with_shared_fixed_costs_and_a_binding_budget(stack):
+    """Workloads share each opened region's fixed cost; the budget holds the whole bill and, where it
+    binds, trades the objective (carbon, balanced) for cost."""
+    profiles, catalog, settings_, share = stack
+    free = _brute_force_stack(profiles, catalog, settings_)
+    assume(free is not None)  # an infeasible pair is the single-workload tests' business
+    budget = None
+    if share is not None:
+        (cheapest,) = _brute_force_stack(profiles, catalog, replace(settings_, objective="cost"))
+        optimum_usd = free[-1] if settings_.objective != "balanced" else _usd_of_optimum(profiles, catalog, settings_)
+        budget = cheapest + share * (optimum_usd - cheapest)  # from the cheapest plan to the optimum's bill
+    expected = _brute_force_stack(profiles, catalog, settings_, budget)
+    plans = solve_jointly([build_problem(p, catalog, settings_) for p in profiles], budget)
+    if expected is None:
+        assert plans is None
+        return
+    assert plans is not None
+    assert _stack_goals(plans, settings_) == pytest.approx(expected, rel=1e-6, abs=1e-6)
+    if budget is not None:
+        assert sum(p.monthly_usd for p in plans) + fixed_monthly_usd(plans) <= budget * (1 + 1e-9)
+
+
+def _usd_of_optimum(profiles, catalog, settings_):
+    """The whole bill of the planner's unconstrained optimum (balanced goals are not in USD)."""
+    plans = solve_jointly([build_problem(p, catalog, settings_) for p in profiles], None)
+    assert plans is not None
+    return sum(p.monthly_usd for p in plans) + fixed_monthly_usd(plans)
 
 
 def test_free_standbys_are_not_opened(project_root):

@@ -1,0 +1,173 @@
+"""What a stack pays beyond its accelerator nodes, as the planner must count it before anything exists.
+
+Opening a region builds a regional fleet (a managed Kubernetes control plane and its logs, NAT,
+a key); every node carries a root disk; every model placed in a region is stored in the region's
+artifact bucket; a cloud used at all carries stack-wide pieces (AWS: the budget alerts key). The
+planner adds these to its costs (a region's fixed cost is paid once, whichever workloads use it),
+and the bill prices the same items: from the registered resources where the stack builds them
+(AWS), from this module where it does not build them yet (GCP, Azure). A test holds the two
+equal for every AWS region of the example plans.
+
+Each item names a row of ``regions/data/service_prices.csv``; quantities follow what the
+components build (``components/aws``) and the stack's usage assumptions.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from regions.catalog import Catalog
+from regions.pricing import HOURS_PER_MONTH, PriceBook, UnpricedItem, UsageAssumptions, load_price_book
+
+__all__ = [
+    "ROOT_DISK_GIB",
+    "FleetLayout",
+    "Footprint",
+    "Item",
+    "cloud_items",
+    "footprint_of",
+    "node_items",
+    "region_items",
+    "stage_items",
+]
+
+ROOT_DISK_GIB = 200
+"""Root disk of every accelerator node: model-server container images are large."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetLayout:
+    """The stack's choices that change what a regional fleet builds."""
+
+    nat_per_zone: bool = False
+    """AWS: a NAT gateway (and its address) in every zone instead of one per region."""
+    existing_networks: frozenset[str] = frozenset()
+    """AWS regions whose VPC the team brings: no NAT gateways or addresses are built there."""
+    usage: UsageAssumptions = field(default_factory=UsageAssumptions)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A priced quantity of one item of ``service_prices.csv``."""
+
+    item: str
+    quantity: float
+    assumption: str | None = None
+
+
+def region_items(catalog: Catalog, cloud: str, region: str, layout: FleetLayout) -> list[Item]:
+    """What opening ``region`` builds, once, whichever workloads use it."""
+    usage = layout.usage
+    log_gb = usage.control_plane_log_gb_per_cluster_month
+    logs = Item("", log_gb, f"{log_gb:g} GB of control-plane logs per cluster-month")
+    nat_gb = usage.nat_gb_per_gateway_month
+    if cloud == "aws":
+        items = [
+            Item("eks_control_plane", HOURS_PER_MONTH),
+            _named(logs, "cloudwatch_logs_ingestion"),
+            Item("kms_key", 1),
+        ]
+        if region not in layout.existing_networks:
+            zones = min(6, len(catalog.zones.get(f"aws:{region}", ()))) or 1
+            gateways = zones if layout.nat_per_zone else 1
+            items += [
+                Item("nat_gateway", gateways * HOURS_PER_MONTH),
+                Item("nat_gateway_data", gateways * nat_gb, f"{nat_gb:g} GB processed per gateway-month"),
+                Item("public_ipv4", gateways * HOURS_PER_MONTH),
+            ]
+        return items
+    if cloud == "gcp":
+        return [
+            Item("gke_cluster_management", HOURS_PER_MONTH),
+            _named(logs, "cloud_logging_ingestion"),
+            Item("kms_key_version", 1),
+            Item("cloud_nat_data", nat_gb, f"{nat_gb:g} GB processed per gateway-month"),
+        ]
+    if cloud == "azure":
+        return [
+            Item("aks_standard_tier", HOURS_PER_MONTH),
+            _named(logs, "log_analytics_ingestion"),
+            Item("nat_gateway", HOURS_PER_MONTH),
+            Item("nat_gateway_data", nat_gb, f"{nat_gb:g} GB processed per gateway-month"),
+            Item("public_ip_standard", HOURS_PER_MONTH),
+        ]
+    raise ValueError(f"unknown cloud {cloud!r}")
+
+
+def node_items(cloud: str) -> list[Item]:
+    """What every node adds beside its own price, per node-month."""
+    if cloud == "aws":
+        return [Item("ebs_gp3_storage", ROOT_DISK_GIB)]
+    if cloud == "gcp":
+        # Cloud NAT bills each VM that uses the gateway by the hour (up to 32 VMs, then a flat fee:
+        # counting every node is an upper bound).
+        return [Item("pd_balanced", ROOT_DISK_GIB), Item("cloud_nat_gateway", HOURS_PER_MONTH)]
+    return []  # Azure prices managed disks by size tier, and no sourced tier holds 200 GiB
+
+
+def stage_items(cloud: str, weights_gb: float | None, usage: UsageAssumptions) -> list[Item]:
+    """The artifact storage of one model placed in a region."""
+    if not weights_gb:
+        return []
+    item = {"aws": "s3_standard_storage", "gcp": "gcs_standard_storage", "azure": "blob_hot_lrs_storage"}[cloud]
+    versions = usage.artifact_versions
+    return [Item(item, weights_gb * versions, f"{weights_gb:g} GB of weights, {versions} version(s)")]
+
+
+def cloud_items(cloud: str) -> list[Item]:
+    """What using ``cloud`` at all builds, once per stack."""
+    return [Item("kms_key", 1)] if cloud == "aws" else []  # the budget alerts topic's key
+
+
+def _named(item: Item, name: str) -> Item:
+    return Item(name, item.quantity, item.assumption)
+
+
+def priced(items: list[Item], prices: PriceBook, cloud: str, region: str) -> float:
+    """Monthly USD of ``items`` in ``region`` (items no source prices count as zero, as in the bill)."""
+    total = 0.0
+    for item in items:
+        try:
+            total += item.quantity * prices.price(cloud, region, item.item).usd
+        except UnpricedItem:
+            continue
+    return total
+
+
+class Footprint:
+    """Monthly USD beyond node prices, per region key (``cloud:region``) and per cloud."""
+
+    def __init__(self, catalog: Catalog, layout: FleetLayout, prices: PriceBook | None = None) -> None:
+        self.catalog = catalog
+        self.layout = layout
+        self.prices = prices or load_price_book()
+        self._fixed: dict[str, float] = {}
+
+    def region_fixed(self, key: str) -> float:
+        """What opening the region costs per month, once for the stack."""
+        if key not in self._fixed:
+            cloud, region = key.split(":", 1)
+            items = region_items(self.catalog, cloud, region, self.layout)
+            self._fixed[key] = priced(items, self.prices, cloud, region)
+        return self._fixed[key]
+
+    def per_node(self, key: str) -> float:
+        """What each node adds to its own price per month (its disk, its NAT charge)."""
+        cloud, region = key.split(":", 1)
+        return priced(node_items(cloud), self.prices, cloud, region)
+
+    def per_stage(self, key: str, weights_gb: float | None) -> float:
+        """What storing one model's weights in the region costs per month."""
+        cloud, region = key.split(":", 1)
+        return priced(stage_items(cloud, weights_gb, self.layout.usage), self.prices, cloud, region)
+
+    def cloud_fixed(self, cloud: str) -> float:
+        """What using the cloud at all costs per month, once for the stack."""
+        return priced(cloud_items(cloud), self.prices, cloud, "*")
+
+
+@functools.lru_cache(maxsize=8)
+def footprint_of(catalog: Catalog, layout: FleetLayout) -> Footprint:
+    """The footprint of a layout under the price file, built once per catalog and layout."""
+    return Footprint(catalog, layout)

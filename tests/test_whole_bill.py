@@ -1,0 +1,69 @@
+"""The planner, the plan's bill and the components agree on the whole monthly bill of every example stack."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from regions.catalog import load_catalog
+from regions.footprint import FleetLayout, footprint_of
+from regions.pricing import UsageAssumptions
+from tensorfleet.engine import read_stack_config, run_program
+from tensorfleet.program_config import decode_value
+from tensorfleet.report import build_plan
+from tensorfleet.stack_config import parse_stack_config
+from tests.conftest import ENVIRONMENTS
+
+NODE_EXTRAS = {"aws:ec2/launchTemplate:LaunchTemplate"}
+STORAGE = {"aws:s3/bucket:Bucket"}
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def stack(request):
+    config, secret_keys = read_stack_config(request.param)
+    run = run_program(request.param, config, secret_keys)
+    return request.param, config, run, build_plan(request.param, run)
+
+
+def test_the_planners_whole_cost_is_the_plans_bill(stack):
+    """What the planner minimised and held against the budget is what the bill adds up to."""
+    _, _, run, plan = stack
+    assert plan["totals"]["monthly_usd"] == pytest.approx(run.outputs["totals"]["monthlyUsd"], abs=0.5)
+    assert plan["totals"]["monthly_usd"] > plan["totals"]["accelerators_monthly_usd"]
+
+
+def test_each_aws_regions_fixed_cost_is_what_its_resources_cost(stack):
+    """The footprint the planner charges for opening an AWS region is what the region's fleet
+    registers: cluster, logs, key, NAT gateways and their addresses (nodes, disks and storage aside)."""
+    name, config, _, plan = stack
+    values = {k.removeprefix("tensorfleet:"): v for k, v in config.items() if k.startswith("tensorfleet:")}
+    parsed = parse_stack_config({k: decode_value(k, v) for k, v in values.items()}, name)
+    layout = parsed.placement_settings(load_catalog()).fleet
+    footprint = footprint_of(load_catalog(), layout)
+    fixed: dict[str, float] = defaultdict(float)
+    alerts_key = 0.0
+    for line in plan["bill"]:
+        if line["cloud"] != "aws" or line["unit"] == "node-hour" or line["type"] in NODE_EXTRAS | STORAGE:
+            continue
+        if "alerts-key" in line["urn"]:
+            alerts_key += line["monthly_usd"]
+            continue
+        fixed[line["region"]] += line["monthly_usd"]
+    assert fixed, "the example stacks open AWS regions"
+    for region, usd in fixed.items():
+        assert usd == pytest.approx(footprint.region_fixed(f"aws:{region}"), abs=0.01), region
+    assert alerts_key == pytest.approx(footprint.cloud_fixed("aws"), abs=0.01)
+
+
+def test_a_node_adds_its_root_disk_as_the_planner_counts_it(stack):
+    _, _, _, plan = stack
+    footprint = footprint_of(load_catalog(), FleetLayout(usage=UsageAssumptions()))
+    disks = [b for b in plan["bill"] if b["type"] in NODE_EXTRAS]
+    nodes = {b["region"]: 0 for b in disks}
+    for placement in plan["placements"]:
+        if placement["cloud"] == "aws":
+            nodes[placement["region"]] = nodes.get(placement["region"], 0) + placement["nodes"]["desired"]
+    for region, count in nodes.items():
+        usd = sum(b["monthly_usd"] for b in disks if b["region"] == region)
+        assert usd == pytest.approx(count * footprint.per_node(f"aws:{region}"), abs=0.01), region
