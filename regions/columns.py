@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from regions.catalog import Catalog, Region
+from regions.failover import failover_required
 from regions.footprint import footprint_of
 from regions.options import Option, OptionTable, option_table
 from regions.pricing import node_monthly_usd
@@ -104,11 +105,67 @@ def build_columns(
     if len(tables) == 1:
         candidates = [(pairs[0].subset, np.arange(pairs[0].subset.size))]  # already grouped by subset
     else:
-        candidates = [_fronts3(p) for p in pairs]
+        # Where failover counts, a replica's throughput is room to take over users: a figure too, up
+        # to what holds every user's peak within max_replicas (beyond that, more tells nothing).
+        failover = failover_required(profile)
+        room = [
+            np.minimum(t.replica_rps[p.row], t.stage.share * profile.slo.peak_rps / profile.scaling.max_replicas)
+            if failover
+            else None
+            for p, t in zip(pairs, tables, strict=True)
+        ]
+        candidates = [_fronts3(p, r) for p, r in zip(pairs, room, strict=True)]
     footprint = footprint_of(catalog, settings.fleet)
     opening = np.array([footprint.region_fixed(r.key) + footprint.cloud_fixed(r.cloud) for r in regions] or [0.0])
     in_usd = settings.objective != "carbon"
-    return _columns(regions, tables, subsets, pairs, candidates, max_open, opening, in_usd), considered
+    reach = _Reach.of(profile, regions, rtt) if failover_required(profile) else None
+    columns = _columns(regions, tables, subsets, pairs, candidates, max_open, opening, in_usd, reach)
+    return columns, considered
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """What deciding which region can take a geography over needs (:mod:`regions.failover`), as arrays."""
+
+    rtt: np.ndarray
+    """[region position, geography] round trip, ms."""
+    max_rtt: np.ndarray
+    share: np.ndarray
+    p95: float
+    peak_rps: float
+    max_replicas: int
+
+    @classmethod
+    def of(cls, profile: WorkloadProfile, regions: list[Region], rtt: dict[tuple[str, str], float]) -> _Reach:
+        users = profile.placement.users
+        return cls(
+            np.array([[rtt[(u.name, r.key)] for u in users] for r in regions]).reshape(len(regions), len(users)),
+            np.array([np.inf if u.max_rtt_ms is None else u.max_rtt_ms for u in users]),
+            np.array([u.share for u in users]),
+            profile.slo.p95_latency_ms,
+            profile.slo.peak_rps,
+            profile.scaling.max_replicas,
+        )
+
+    def reach(self, region: np.ndarray, served: np.ndarray, service: np.ndarray) -> np.ndarray:
+        """Bit mask, per column, of the geographies it could also serve (bit i: the i-th geography):
+        within each one's network budget and, with its service time, the p95 (as regions.failover)."""
+        mask = np.zeros(region.size, dtype=np.int64)
+        for g in range(self.share.size):
+            distance = self.rtt[region, g]
+            ok = ((served >> g) & 1 == 0) & (distance <= self.max_rtt[g]) & (distance + service <= self.p95 + 1e-9)
+            mask |= ok.astype(np.int64) << g
+        return mask
+
+    def spare(self, weight: np.ndarray, stages: list[tuple[float, np.ndarray]]) -> np.ndarray:
+        """Share of all users' peak each column could take on top of its own within max_replicas."""
+        room = np.full(weight.size, np.inf)
+        for stage_share, replica_rps in stages:
+            demand = stage_share * self.peak_rps
+            if demand > 0:
+                room = np.minimum(room, (self.max_replicas + 1e-9) * replica_rps / demand)
+        # No failure sends a region more than every other user: room beyond that tells nothing.
+        return np.minimum(room - weight, 1.0 - weight)
 
 
 def _subsets(
@@ -238,6 +295,7 @@ def _columns(
     max_open: int | None,
     opening: np.ndarray,
     in_usd: bool,
+    reach: _Reach | None = None,
 ) -> list[Column]:
     """Per subset, every combination of the stages' candidates that fits the latency budget,
     reduced to its (USD, objective) Pareto front and to what an optimal plan can need; all
@@ -251,12 +309,32 @@ def _columns(
     fits = np.flatnonzero(service <= subsets.budget_ms[subset] + 1e-9)
     if fits.size == 0:
         return []
+    able = np.zeros(subset.size, dtype=np.int64)
+    spare = np.zeros(subset.size)
+    if reach is not None:
+        # Which geographies each combination could take over when another region fails, and how much
+        # peak it has room for: a faster or roomier but dearer combination can be the one that does,
+        # so the front is kept per reach and counts room as a figure.
+        stages = [(t.stage.share, t.replica_rps[p.row[k]]) for t, p, k in zip(tables, pairs, picks, strict=True)]
+        able = reach.reach(subsets.region[subset], subsets.served[subset], service)
+        spare = reach.spare(subsets.weight[subset], stages)
     order = fits[np.lexsort((objective[fits], usd[fits], subset[fits]))]
-    best = _segmented_prefix_argmin(objective[order], subset[order])
-    previous = np.concatenate(([-1], best[:-1]))
-    same_group = np.concatenate(([False], subset[order][1:] == subset[order][:-1]))
-    # Sorted by USD within each subset: keep a combination only if it beats every cheaper one on the objective.
-    beaten = same_group & (objective[order][np.maximum(previous, 0)] <= objective[order] + 1e-9)
+    group, goal, mask, room = subset[order], objective[order], able[order], spare[order]
+    same_group = np.concatenate(([False], group[1:] == group[:-1]))
+    # Sorted by USD within each subset, a combination is dropped when a cheaper one is no worse on
+    # the objective and, where failover counts, reaches all it reaches with as much room. Checked
+    # against the cheaper ones best on each figure: what survives is a superset of the front.
+    beaten = np.zeros(order.size, dtype=bool)
+    reach_size = np.array([int(m).bit_count() for m in mask.tolist()]) if reach is not None else np.zeros(order.size)
+    for values in (goal,) if reach is None else (goal, -reach_size, -room):
+        best = _segmented_prefix_argmin(values, group)
+        previous = np.maximum(np.concatenate(([-1], best[:-1])), 0)
+        beaten |= (
+            same_group
+            & (goal[previous] <= goal + 1e-9)
+            & ((mask[previous] & mask) == mask)
+            & (room[previous] >= room - 1e-9)
+        )
     front = order[~beaten]
     if max_open is not None:
         front = front[
@@ -269,6 +347,7 @@ def _columns(
                 max_open + 1,
                 opening[subsets.region[subset[front]]],
                 in_usd,
+                (able[front], spare[front]) if reach is not None else None,
             )
         ]
     columns: list[Column] = []
@@ -297,6 +376,7 @@ def _needed(
     max_open: int,
     opening: np.ndarray | None = None,
     in_usd: bool = True,
+    able: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Mask of the columns an optimal plan can need; the others are dropped without changing any optimum.
 
@@ -307,9 +387,11 @@ def _needed(
     free, and swapping it in for ``c`` keeps the plan feasible and no worse. A swap may open that
     region (and its cloud): ``opening`` is what that costs, counted against the dominating column
     in USD (and in the objective when ``in_usd``), so that the swap stays no worse even when no
-    other workload shares the region. The relation is a strict order, so repeated swaps end on kept
-    columns. Identical columns never drop each other: every equally good region stays, for the
-    explanation to name.
+    other workload shares the region. Where failover is required the dominating column must also be
+    able to take over every geography ``c`` could, with as much room (``able``: reach masks and
+    spare shares), so no failure loses its cover. The relation is a strict order, so repeated swaps
+    end on kept columns. Identical columns never drop each other: every equally good region stays,
+    for the explanation to name.
     """
     keep = np.ones(served.size, dtype=bool)
     for group in np.unique(served).tolist():
@@ -323,6 +405,10 @@ def _needed(
             if in_usd:
                 paid[:, 1] += opening[members]
         no_worse = (paid[:, None, :] <= m[None, :, :] + 1e-9).all(axis=2)  # [a, b]: a no worse than b
+        if able is not None:
+            mask, room = able[0][members], able[1][members]
+            no_worse &= (mask[:, None] & mask[None, :]) == mask[None, :]  # a reaches all that b reaches
+            no_worse &= room[:, None] >= room[None, :] - 1e-9
         better = (paid[:, None, :] < m[None, :, :] - 1e-9).any(axis=2)
         dominates = no_worse & better
         regions, local = np.unique(region[members], return_inverse=True)
@@ -354,25 +440,27 @@ def _ragged_product(
     return subset, picks
 
 
-def _fronts3(pairs: _Pairs) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs per subset: a superset of those not beaten on (service, USD, objective).
+def _fronts3(pairs: _Pairs, replica_rps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs per subset: a superset of those not beaten on (service, USD, objective), and
+    on replica throughput too when given (failover room).
 
     Within each subset, in order of service time, a pair is dropped when the cheapest earlier
-    pair, or the earlier pair best on the objective, is no dearer and no worse on the objective:
-    such a pair is beaten, so dropping it loses no optimum. What survives may still hold a few
-    beaten pairs; the Pareto filter on the stage combinations removes them. Returns the subsets
-    and pair indices of the survivors, grouped by subset.
+    pair, or the earlier pair best on the objective (or on throughput), is no dearer, no worse on
+    the objective and no slower: such a pair is beaten, so dropping it loses no optimum. What
+    survives may still hold a few beaten pairs; the Pareto filter on the stage combinations removes
+    them. Returns the subsets and pair indices of the survivors, grouped by subset.
     """
     order = np.lexsort((pairs.objective, pairs.usd, pairs.service, pairs.subset))
     subset, usd, objective = pairs.subset[order], pairs.usd[order], pairs.objective[order]
+    rps = np.zeros(order.size) if replica_rps is None else replica_rps[order]
     same_group = np.concatenate(([False], subset[1:] == subset[:-1]))
     beaten = np.zeros(subset.size, dtype=bool)
-    for values in (usd, objective):
+    for values in (usd, objective) if replica_rps is None else (usd, objective, -rps):
         if values.size == 0:
             break
         best = _segmented_prefix_argmin(values, subset)
         previous = np.concatenate(([0], best[:-1]))  # the best strictly before each pair
-        beaten |= same_group & (usd[previous] <= usd) & (objective[previous] <= objective)
+        beaten |= same_group & (usd[previous] <= usd) & (objective[previous] <= objective) & (rps[previous] >= rps)
     return subset[~beaten], order[~beaten]
 
 

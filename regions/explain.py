@@ -21,7 +21,8 @@ def explain(plan: WorkloadPlan) -> dict[tuple[str, str], str]:
         for choice in column.choices:
             row = next(r for r in plan.rows if r.region.key == column.region.key and r.choice.stage == choice.stage)
             accel_alt = _runner_up_accelerator(plan, column, choice)
-            parts = (_why_region(plan, row), _why_offering(plan, row), accel_alt, region_alt)
+            failover = plan.failover.get(column.region.key)
+            parts = (_why_region(plan, row), _why_offering(plan, row), accel_alt, region_alt, failover)
             result[(column.region.key, choice.stage)] = "; ".join(part for part in parts if part)
     return result
 

@@ -30,7 +30,7 @@ holds the stack budget against the whole bill.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -38,6 +38,7 @@ from scipy.sparse import csr_array
 
 from regions.catalog import Catalog, Region
 from regions.columns import Column, StageChoice, build_columns
+from regions.failover import failover_required, plan_failover, reach_mask, spare_share
 from regions.footprint import footprint_of
 from regions.geo import great_circle_km
 from regions.options import eligible_regions
@@ -92,6 +93,8 @@ class WorkloadPlan:
     problem: WorkloadProblem
     columns: tuple[Column, ...]
     rows: tuple[StagePlacement, ...]
+    failover: dict[str, str] = field(default_factory=dict)
+    """Region key -> what happens when that region fails (workloads whose availability asks for it)."""
 
     @property
     def profile(self) -> WorkloadProfile:
@@ -266,6 +269,10 @@ def _constraints(
         rows.append({base + i: 1.0 for i in range(len(cols))})
         lower.append(problem.profile.placement.min_regions)
         upper.append(np.inf)
+        for row in _failover_rows(problem, base):
+            rows.append(row)
+            lower.append(-np.inf)
+            upper.append(0)
         rows.append({base + i: c.monthly_usd for i, c in enumerate(cols)})
         lower.append(-np.inf)
         upper.append(problem.profile.budget.monthly_usd)
@@ -280,6 +287,28 @@ def _constraints(
         lower.append(-np.inf)
         upper.append(stack_budget)
     return rows, lower, upper
+
+
+def _failover_rows(problem: WorkloadProblem, base: int) -> list[dict[int, float]]:
+    """Where the availability target asks for it: whichever column serves a set of geographies, a
+    column in another region able to take them all over is chosen too (:mod:`regions.failover`).
+    Each geography is served once and a column never takes over geographies it serves, so one row
+    per served set states it for every region at once."""
+    profile, cols = problem.profile, problem.columns
+    if not failover_required(profile):
+        return []
+    reach = np.array([reach_mask(profile, problem.rtt_ms, c) for c in cols], dtype=np.int64)
+    spare = np.array([spare_share(profile, c) for c in cols])
+    users = profile.placement.users
+    rows = []
+    for served in sorted({c.served for c in cols if c.served}, key=sorted):
+        bits = sum(1 << i for i, u in enumerate(users) if u.name in served)
+        share = sum(u.share for u in users if u.name in served)
+        able = np.flatnonzero(((reach & bits) == bits) & (spare >= share - 1e-9))
+        row = {base + i: 1.0 for i, c in enumerate(cols) if c.served == served}
+        row.update({base + int(j): -1.0 for j in able})
+        rows.append(row)
+    return rows
 
 
 def _milp(
@@ -309,7 +338,8 @@ def _milp(
 
 def _plan(problem: WorkloadProblem, chosen: list[Column]) -> WorkloadPlan:
     rows: list[StagePlacement] = []
-    ordered = sorted(chosen, key=lambda c: c.region.key)
+    failover = plan_failover(problem.profile, problem.rtt_ms, chosen)
+    ordered = sorted(failover.columns, key=lambda c: c.region.key)
     for column in ordered:
         served = tuple(
             (u.name, problem.rtt_ms[(u.name, column.region.key)])
@@ -317,4 +347,4 @@ def _plan(problem: WorkloadProblem, chosen: list[Column]) -> WorkloadPlan:
             if u.name in column.served
         )
         rows.extend(StagePlacement(problem.profile.name, column.region, choice, served) for choice in column.choices)
-    return WorkloadPlan(problem, tuple(ordered), tuple(rows))
+    return WorkloadPlan(problem, tuple(ordered), tuple(rows), failover.notes)

@@ -71,6 +71,24 @@ def place_fleet(profiles: Sequence[WorkloadProfile], catalog: Catalog, settings:
             cannot be met; its diagnoses name the binding constraint and the nearest relaxation.
     """
     _check_names(profiles, catalog)
+    key = (catalog, repr(settings), tuple(p.model_dump_json() for p in profiles))
+    if key in _PLACED:
+        return _PLACED[key]
+    plan = _place(profiles, catalog, settings)
+    if len(_PLACED) >= _PLACED_MAX:
+        _PLACED.pop(next(iter(_PLACED)))
+    _PLACED[key] = plan
+    return plan
+
+
+_PLACED: dict[tuple[Catalog, str, tuple[str, ...]], FleetPlan] = {}
+"""Plans already made in this process, by catalog, settings and profiles: placement is a pure
+function of them and the same stack is often planned more than once (a plan and its policy run,
+a base and a branch)."""
+_PLACED_MAX = 16
+
+
+def _place(profiles: Sequence[WorkloadProfile], catalog: Catalog, settings: PlacementSettings) -> FleetPlan:
     served = [p for p in profiles if not p.gateway_only]
     problems = [build_problem(p, catalog, settings) for p in served]
     gateway_only = tuple(p for p in profiles if p.gateway_only)

@@ -86,9 +86,8 @@ def test_plan_records_protection_and_provider(base):
 
 
 def test_a_price_change_that_moves_a_node_group_to_another_instance_type_replaces_it(base, monkeypatch):
-    region = "ap-south-1"
+    region = sorted(p["region"] for p in base["placements"] if p["cloud"] == "aws")[0]
     placed = [p for p in base["placements"] if p["cloud"] == "aws" and p["region"] == region]
-    assert placed, f"the prod example no longer places anything in aws:{region}; pick another region"
     _reprice(monkeypatch, region, {p["instance_type"] for p in placed}, factor=100)
     head = _plan()
     changes = diff_plans(base, head)

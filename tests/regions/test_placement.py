@@ -229,6 +229,7 @@ def _workload_candidates(prof, catalog, settings_, footprint):
         for r in regions
     }
     slo, scaling = prof.slo, prof.scaling
+    ha = prof.slo.availability >= 0.999
 
     def stage_options(stage, r, weight, budget_ms):
         """(usd, kg, service) of every way to run ``stage`` in ``r`` for ``weight`` of the traffic."""
@@ -252,13 +253,22 @@ def _workload_candidates(prof, catalog, settings_, footprint):
                 kg = nodes * kw * r.pue * HOURS_PER_MONTH * r.grid_gco2_per_kwh / 1000
                 extra = footprint.per_node(r.key)
                 for capacity, hourly in (("on-demand", o.usd_per_hour), ("spot", o.spot_usd_per_hour)):
-                    allowed = prof.capacity.on_demand if capacity == "on-demand" else prof.capacity.spot
+                    # At 99.9 % spot capacity, which can be reclaimed all at once, is not allowed.
+                    allowed = prof.capacity.on_demand if capacity == "on-demand" else prof.capacity.spot and not ha
                     if allowed and hourly is not None:
-                        found.append((nodes * (hourly * HOURS_PER_MONTH + extra), kg, measured.p95_latency_ms))
+                        found.append(
+                            (
+                                nodes * (hourly * HOURS_PER_MONTH + extra),
+                                kg,
+                                measured.p95_latency_ms,
+                                measured.requests_per_second,
+                            )
+                        )
         return found
 
     def region_options(r, served):
-        """(usd, kg) of every way to run all stages in ``r`` serving ``served`` within the SLO."""
+        """(usd, kg, service, replica rps per stage) of every way to run all stages in ``r`` serving
+        ``served`` within the SLO."""
         budget_ms = slo.p95_latency_ms - (
             max(rtt[(u.name, r.key)] for u in served) if served else min(rtt[(u.name, r.key)] for u in users)
         )
@@ -266,10 +276,24 @@ def _workload_candidates(prof, catalog, settings_, footprint):
         per_stage = [stage_options(stage, r, weight, budget_ms) for stage in prof.stages]
         storage = sum(footprint.per_stage(r.key, weights_gb(stage.model)) for stage in prof.stages)
         return [
-            (sum(c[0] for c in combo) + storage, sum(c[1] for c in combo))
+            (sum(c[0] for c in combo) + storage, sum(c[1] for c in combo), sum(c[2] for c in combo),
+             tuple(c[3] for c in combo))
             for combo in itertools.product(*per_stage)
             if sum(c[2] for c in combo) <= budget_ms
-        ]
+        ]  # fmt: skip
+
+    def takes_over(r, own, option, moved):
+        """Whether ``r`` running ``option`` for ``own`` users can also serve ``moved`` at peak."""
+        for u in moved:
+            if u.max_rtt_ms is not None and rtt[(u.name, r.key)] > u.max_rtt_ms:
+                return False
+            if rtt[(u.name, r.key)] + option[2] > slo.p95_latency_ms + 1e-9:
+                return False
+        load = sum(u.share for u in own) + sum(u.share for u in moved)
+        return all(
+            math.ceil(stage.share * slo.peak_rps * load / rps - 1e-9) <= scaling.max_replicas
+            for stage, rps in zip(prof.stages, option[3], strict=True)
+        )
 
     found = []
     for assignment in itertools.product(range(len(regions)), repeat=len(users)):
@@ -280,12 +304,18 @@ def _workload_candidates(prof, catalog, settings_, footprint):
                 open_regions = sorted(used | set(extra))
                 if len(open_regions) < prof.placement.min_regions:
                     continue
-                choices = [
-                    region_options(regions[i], [u for u, a in zip(users, assignment, strict=True) if a == i])
-                    for i in open_regions
-                ]
+                served = {i: [u for u, a in zip(users, assignment, strict=True) if a == i] for i in open_regions}
+                choices = [region_options(regions[i], served[i]) for i in open_regions]
                 keys = frozenset(regions[i].key for i in open_regions)
                 for combo in itertools.product(*choices):
+                    picked = dict(zip(open_regions, combo, strict=True))
+                    # High availability: whatever region fails, another opened one takes all its users.
+                    if ha and not all(
+                        any(takes_over(regions[j], served[j], picked[j], served[i]) for j in open_regions if j != i)
+                        for i in open_regions
+                        if served[i]
+                    ):
+                        continue
                     usd = sum(c[0] for c in combo)
                     if usd <= prof.budget.monthly_usd:
                         found.append((keys, usd, sum(c[1] for c in combo)))
@@ -382,13 +412,17 @@ def _drawn_profile(draw, regions, cascade=False, name="svc"):
         users = [{**users[0], "share": share}, {**user("u1"), "share": 1 - share}]
     min_replicas = draw(st.integers(0, 2))
     steady = draw(st.floats(0, 100))
+    min_regions = draw(st.integers(1, 2))
+    # Two regions at 99.9 %: losing either, the other must take its users' peak within the SLO.
+    availability = draw(st.sampled_from([0.99, 0.999])) if min_regions == 2 else 0.99
     prof = profile(
         slo={
             "p95_latency_ms": draw(st.floats(50, 400)) * (2 if cascade else 1),
             "steady_rps": steady,
             "peak_rps": steady * draw(st.floats(1, 5)) + 1,
+            "availability": availability,
         },
-        placement={"users": users, "min_regions": draw(st.integers(1, 2))},
+        placement={"users": users, "min_regions": min_regions},
         scaling={
             "min_replicas": min_replicas,
             "scale_to_zero": min_replicas == 0,

@@ -1,0 +1,131 @@
+"""High availability as capacity: losing any one region, the others serve its users' peak within the SLO.
+
+Required of a workload whose availability target is at least ``HA_AVAILABILITY`` (99.9 %): for
+every region the plan opens, another opened region of the workload must be able to take over all
+the geographies it serves: reach each within its network budget (``max_rtt_ms``) and within the
+p95 with that region's service time, and hold their peak on top of its own within
+``max_replicas``. The MILP states that as one row per served set; the plan then raises the
+surviving regions' max nodes to what each single-region failure sends them (the nearest able
+region takes the failed region's users), and the explanation says what happens when each region
+fails. Splitting one failed region's users over several survivors is not modelled: one survivor
+takes them all, which may ask for more than the least a split would.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from workloads.profiles import HA_AVAILABILITY, WorkloadProfile
+
+if TYPE_CHECKING:  # columns import this module for failover_required
+    from regions.columns import Column, StageChoice
+
+__all__ = ["Failover", "failover_required", "plan_failover", "reach_mask", "spare_share", "takes_over"]
+
+_EPS = 1e-9  # keeps exact multiples from rounding up
+
+
+def failover_required(profile: WorkloadProfile) -> bool:
+    """Whether the availability target asks that losing a region leave the peak served."""
+    return profile.slo.availability >= HA_AVAILABILITY
+
+
+def _share(profile: WorkloadProfile, names: frozenset[str]) -> float:
+    return sum(u.share for u in profile.placement.users if u.name in names)
+
+
+def _replicas(profile: WorkloadProfile, choice: StageChoice, share: float, stage_share: float) -> int:
+    """Replicas of one stage that serve ``share`` of the users at peak."""
+    return math.ceil(stage_share * profile.slo.peak_rps * share / choice.option.point.replica_rps - _EPS)
+
+
+def _stage_shares(profile: WorkloadProfile) -> dict[str, float]:
+    return {stage.name: stage.share for stage in profile.stages}
+
+
+def reach_mask(profile: WorkloadProfile, rtt_ms: dict[tuple[str, str], float], column: Column) -> int:
+    """Bits of the geographies (bit i: the profile's i-th) the column could serve besides its own:
+    within each one's network budget, and within the p95 with the column's service time."""
+    service = sum(c.option.point.service_ms for c in column.choices)
+    mask = 0
+    for i, user in enumerate(profile.placement.users):
+        rtt = rtt_ms[(user.name, column.region.key)]
+        if user.name in column.served or (user.max_rtt_ms is not None and rtt > user.max_rtt_ms):
+            continue
+        if rtt + service <= profile.slo.p95_latency_ms + _EPS:
+            mask |= 1 << i
+    return mask
+
+
+def spare_share(profile: WorkloadProfile, column: Column) -> float:
+    """The share of all users' peak the column could take on top of its own within ``max_replicas``."""
+    shares = _stage_shares(profile)
+    room = math.inf
+    for choice in column.choices:
+        demand = shares[choice.stage] * profile.slo.peak_rps
+        if demand > 0:
+            room = min(room, (profile.scaling.max_replicas + _EPS) * choice.option.point.replica_rps / demand)
+    return room - _share(profile, column.served)
+
+
+def takes_over(
+    profile: WorkloadProfile, rtt_ms: dict[tuple[str, str], float], column: Column, geographies: frozenset[str]
+) -> bool:
+    """Whether ``column`` can serve all of ``geographies`` at peak besides its own users."""
+    bits = sum(1 << i for i, u in enumerate(profile.placement.users) if u.name in geographies)
+    reach = reach_mask(profile, rtt_ms, column)
+    return reach & bits == bits and _share(profile, geographies) <= spare_share(profile, column) + _EPS
+
+
+@dataclass(frozen=True)
+class Failover:
+    """The plan's columns with max nodes for every single-region failure, and what each failure does."""
+
+    columns: tuple[Column, ...]
+    notes: dict[str, str]
+    """Region key -> what happens when that region fails."""
+
+
+def plan_failover(profile: WorkloadProfile, rtt_ms: dict[tuple[str, str], float], chosen: Sequence[Column]) -> Failover:
+    """Raises survivors' max nodes to what each single-region failure sends them; notes each failure."""
+    if not failover_required(profile) or len(chosen) < 2:
+        return Failover(tuple(chosen), {})
+    shares = _stage_shares(profile)
+    needed: dict[tuple[str, str], int] = {}  # (region key, stage) -> max nodes over failures
+    notes: dict[str, str] = {}
+    for failed in chosen:
+        if not failed.served:
+            notes[failed.region.key] = "if this region fails, no users move: it serves none at steady state"
+            continue
+        survivors = [c for c in chosen if c is not failed]
+        able = [c for c in survivors if takes_over(profile, rtt_ms, c, failed.served)]
+        if not able:
+            notes[failed.region.key] = (
+                f"if this region fails, NOT covered: no other region takes {', '.join(sorted(failed.served))}"
+            )
+            continue
+        target = min(able, key=lambda c: (max(rtt_ms[(g, c.region.key)] for g in failed.served), c.region.key))
+        load = _share(profile, target.served | failed.served)
+        for choice in target.choices:
+            replicas = _replicas(profile, choice, load, shares[choice.stage])
+            nodes = math.ceil(replicas / choice.option.point.replicas_per_node - _EPS)
+            key = (target.region.key, choice.stage)
+            needed[key] = max(needed.get(key, 0), nodes)
+        rtts = ", ".join(f"{g} {rtt_ms[(g, target.region.key)]:.0f} ms" for g in sorted(failed.served))
+        notes[failed.region.key] = (
+            f"if this region fails, its users' peak moves to {target.region.key} ({rtts}), whose max nodes cover it"
+        )
+    columns = tuple(
+        replace(
+            column,
+            choices=tuple(
+                replace(c, nodes_max=max(c.nodes_max, needed.get((column.region.key, c.stage), 0)))
+                for c in column.choices
+            ),
+        )
+        for column in chosen
+    )
+    return Failover(columns, notes)
