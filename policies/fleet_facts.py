@@ -12,7 +12,7 @@ from typing import Any
 from pulumi_policy import PolicyProviderResource, PolicyResource
 
 from components.fleet.usage import USAGE_TYPE, usage_from_inputs
-from regions.bill import NODE_POOL_TYPES, PLACEMENT_TYPE, BilledResource, BillLine, bill
+from regions.bill import NODE_POOL_TYPES, PLACEMENT_TYPE, BilledResource, BillLine, bill, offerings_index
 from regions.catalog import Catalog, Offering, load_catalog
 from regions.pricing import UsageAssumptions, load_price_book, node_hourly_usd, node_monthly_usd
 
@@ -125,13 +125,3 @@ def stack_bill(resources: Iterable[PolicyResource], catalog: Catalog | None = No
 def workloads(resources: Iterable[PolicyResource]) -> dict[str, Mapping[str, Any]]:
     """The Workload components' recorded facts (budget, HIPAA flag, carbon cap) by workload name."""
     return {r.name: r.props for r in resources if r.resource_type == WORKLOAD}
-
-
-_INDEX: dict[int, dict[tuple[str, str, str], Offering]] = {}
-
-
-def offerings_index(catalog: Catalog) -> dict[tuple[str, str, str], Offering]:
-    """(cloud, region, instance type) -> catalog row, built once per catalog."""
-    if id(catalog) not in _INDEX:
-        _INDEX[id(catalog)] = {(o.cloud, o.region, o.instance_type): o for o in catalog.offerings}
-    return _INDEX[id(catalog)]

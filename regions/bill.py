@@ -14,6 +14,7 @@ fleet needs (:mod:`regions.footprint`), so that the bill is the planner's whole 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,8 +72,9 @@ class BillLine:
     """The workload the line serves alone (node capacity); None for shared regional resources."""
 
 
+@functools.lru_cache(maxsize=8)
 def offerings_index(catalog: Catalog) -> dict[tuple[str, str, str], Offering]:
-    """(cloud, region, instance type) -> catalog row."""
+    """(cloud, region, instance type) -> catalog row, built once per catalog."""
     return {(o.cloud, o.region, o.instance_type): o for o in catalog.offerings}
 
 
