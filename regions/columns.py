@@ -8,12 +8,13 @@ once), so the MILP in :mod:`regions.placement` only decides which columns to com
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from regions.catalog import Catalog, Region
-from regions.failover import failover_required
+from regions.failover import failover_required, nodes_at_load
 from regions.footprint import footprint_of
 from regions.options import Option, OptionTable, option_table
 from regions.pricing import node_monthly_usd
@@ -56,6 +57,12 @@ class Column:
     objective: float
     weighted_rtt_ms: float
     """Sum over served geographies of traffic share x RTT: the tie-breaker between equal plans."""
+    quota_use: tuple[tuple[int, int], ...] = ()
+    """(position in ``settings.quotas``, accelerators) the column may run at peak against each quota
+    its region and accelerators fall under."""
+    takeover_share: float = math.inf
+    """Share of all users this column may take over when another region fails; finite where its
+    region's quota holds only room for that much (each such level is a column of its own)."""
 
 
 # --- columns ------------------------------------------------------------------------------
@@ -232,6 +239,13 @@ class _Pairs:
     kg: np.ndarray
     objective: np.ndarray
     service: np.ndarray
+    quota: np.ndarray
+    """Position of the quota the pair's accelerators count against; -1: none."""
+    use: np.ndarray
+    """Accelerators at max nodes (what the quota counts); 0 where no quota applies."""
+    chips: np.ndarray
+    node_rps: np.ndarray
+    """Requests per second one node serves: with ``chips``, how fast taking over users adds to ``use``."""
 
 
 def _pairs(
@@ -273,6 +287,10 @@ def _pairs(
         kg=kg,
         objective=objective_value(settings.objective, usd, np.nan_to_num(kg), price),
         service=table.service[row],
+        quota=table.quota[row],
+        use=np.where(table.quota[row] >= 0, nodes_max * table.chips[row], 0),
+        chips=table.chips[row],
+        node_rps=replica_rps * per_node,
     )
 
 
@@ -304,54 +322,71 @@ def _columns(
     if subset.size == 0:
         return []
     service = sum((p.service[k] for p, k in zip(pairs, picks, strict=True)), np.zeros(subset.size))
-    usd = sum((p.usd[k] for p, k in zip(pairs, picks, strict=True)), np.zeros(subset.size))
-    objective = sum((p.objective[k] for p, k in zip(pairs, picks, strict=True)), np.zeros(subset.size))
     fits = np.flatnonzero(service <= subsets.budget_ms[subset] + 1e-9)
     if fits.size == 0:
         return []
+    subset, service, picks = subset[fits], service[fits], [k[fits] for k in picks]
+    usd = sum((p.usd[k] for p, k in zip(pairs, picks, strict=True)), np.zeros(subset.size))
+    objective = sum((p.objective[k] for p, k in zip(pairs, picks, strict=True)), np.zeros(subset.size))
+    quotas = np.unique(np.concatenate([p.quota[k] for p, k in zip(pairs, picks, strict=True)]))
+    quotas = quotas[quotas >= 0]
+    use = np.zeros((subset.size, quotas.size))
+    for p, k in zip(pairs, picks, strict=True):
+        counted = np.flatnonzero(p.quota[k] >= 0)
+        use[counted, np.searchsorted(quotas, p.quota[k][counted])] += p.use[k][counted]
+    combo = np.arange(subset.size)
     able = np.zeros(subset.size, dtype=np.int64)
-    spare = np.zeros(subset.size)
+    room = np.zeros(subset.size)
+    level = np.full(subset.size, np.inf)
     if reach is not None:
         # Which geographies each combination could take over when another region fails, and how much
         # peak it has room for: a faster or roomier but dearer combination can be the one that does,
         # so the front is kept per reach and counts room as a figure.
         stages = [(t.stage.share, t.replica_rps[p.row[k]]) for t, p, k in zip(tables, pairs, picks, strict=True)]
         able = reach.reach(subsets.region[subset], subsets.served[subset], service)
-        spare = reach.spare(subsets.weight[subset], stages)
-    order = fits[np.lexsort((objective[fits], usd[fits], subset[fits]))]
-    group, goal, mask, room = subset[order], objective[order], able[order], spare[order]
+        room = reach.spare(subsets.weight[subset], stages)
+        if quotas.size:
+            combo, level, use = _takeover_levels(reach, subsets, subset, tables, pairs, picks, quotas, able, room, use)
+            able, room = able[combo], np.minimum(room[combo], level)
+    figures = [usd[combo], objective[combo], *use.T]
+    order = np.lexsort((figures[1], figures[0], subset[combo]))
+    group, goal, mask, spare = subset[combo][order], figures[1][order], able[order], room[order]
+    used = use[order]
     same_group = np.concatenate(([False], group[1:] == group[:-1]))
     # Sorted by USD within each subset, a combination is dropped when a cheaper one is no worse on
-    # the objective and, where failover counts, reaches all it reaches with as much room. Checked
-    # against the cheaper ones best on each figure: what survives is a superset of the front.
+    # the objective and, where failover counts, reaches all it reaches with as much room, and under
+    # a quota counts no more accelerators. Checked against the cheaper ones best on each figure:
+    # what survives is a superset of the front.
     beaten = np.zeros(order.size, dtype=bool)
     reach_size = np.array([int(m).bit_count() for m in mask.tolist()]) if reach is not None else np.zeros(order.size)
-    for values in (goal,) if reach is None else (goal, -reach_size, -room):
-        best = _segmented_prefix_argmin(values, group)
+    values = [goal, *used.T] + ([] if reach is None else [-reach_size, -spare])
+    for value in values:
+        best = _segmented_prefix_argmin(value, group)
         previous = np.maximum(np.concatenate(([-1], best[:-1])), 0)
         beaten |= (
             same_group
             & (goal[previous] <= goal + 1e-9)
             & ((mask[previous] & mask) == mask)
-            & (room[previous] >= room - 1e-9)
+            & (spare[previous] >= spare - 1e-9)
+            & (used[previous] <= used + 1e-9).all(axis=1)
         )
-    front = order[~beaten]
+    front = order[~beaten]  # positions among the variants
+    j_combo = combo[front]
     if max_open is not None:
-        front = front[
-            _needed(
-                subsets.served[subset[front]],
-                subsets.region[subset[front]],
-                np.column_stack([usd[front], objective[front], subsets.weighted_rtt[subset[front]]]),
-                # One more than an optimum needs, so the best runner-up of each served set survives
-                # for the explanation ("compute once": explain reads these columns).
-                max_open + 1,
-                opening[subsets.region[subset[front]]],
-                in_usd,
-                (able[front], spare[front]) if reach is not None else None,
-            )
-        ]
+        keep = _needed(
+            subsets.served[subset[j_combo]],
+            subsets.region[subset[j_combo]],
+            # One more than an optimum needs, so the best runner-up of each served set survives for
+            # the explanation ("compute once": explain reads these columns).
+            np.column_stack([usd[j_combo], objective[j_combo], subsets.weighted_rtt[subset[j_combo]], use[front]]),
+            max_open + 1,
+            opening[subsets.region[subset[j_combo]]],
+            in_usd,
+            (able[front], room[front]) if reach is not None else None,
+        )
+        front, j_combo = front[keep], j_combo[keep]
     columns: list[Column] = []
-    for j in front.tolist():
+    for v, j in zip(front.tolist(), j_combo.tolist(), strict=True):
         s = int(subset[j])
         choices = tuple(_choice(t, p, int(k[j])) for t, p, k in zip(tables, pairs, picks, strict=True))
         kgs = [c.monthly_kgco2 for c in choices]
@@ -364,9 +399,68 @@ def _columns(
                 None if any(x is None for x in kgs) else sum(x for x in kgs if x is not None),
                 float(objective[j]),
                 float(subsets.weighted_rtt[s]),
+                tuple((int(q), round(n)) for q, n in zip(quotas.tolist(), use[v].tolist(), strict=True) if n),
+                float(level[v]),
             )
         )
     return columns
+
+
+def _takeover_levels(
+    reach: _Reach,
+    subsets: _Subsets,
+    subset: np.ndarray,
+    tables: list[OptionTable],
+    pairs: list[_Pairs],
+    picks: list[np.ndarray],
+    quotas: np.ndarray,
+    able: np.ndarray,
+    room: np.ndarray,
+    own_use: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Under a quota, what a region may take over costs accelerators it must be allowed to launch, so
+    each combination becomes one variant per level of takeover it reserves: the share of a set of
+    geographies it could take (or none), with the accelerators at max nodes that level needs.
+    Returns, per variant, its combination, its level and its use per quota; of the levels that use
+    the same accelerators only the largest is kept. Combinations under no quota keep one variant
+    that may take over all its room allows."""
+    touched = np.logical_or.reduce([p.quota[k] >= 0 for p, k in zip(pairs, picks, strict=True)])
+    rows_combo = [np.flatnonzero(~touched)]
+    rows_level = [np.full(rows_combo[0].size, np.inf)]
+    rows_use = [own_use[~touched]]
+    candidates = np.flatnonzero(touched)
+    weight = subsets.weight[subset[candidates]]
+    n_users = reach.share.size
+    levels = [(0, 0.0)] + [
+        (m, float(sum(reach.share[g] for g in range(n_users) if m >> g & 1))) for m in range(1, 1 << n_users)
+    ]
+    for m, share in levels:
+        ok = ((able[candidates] & m) == m) & (share <= room[candidates] + 1e-9)
+        chosen = candidates[ok]
+        use = np.zeros((chosen.size, quotas.size))
+        for t, p, k in zip(tables, pairs, picks, strict=True):
+            j = k[chosen]
+            nodes = np.maximum(
+                p.nodes_max[j],
+                nodes_at_load(
+                    t.stage.share, reach.peak_rps, weight[ok] + share, t.replica_rps[p.row[j]], t.per_node[p.row[j]]
+                ),
+            )
+            counted = p.quota[j] >= 0
+            use[np.flatnonzero(counted), np.searchsorted(quotas, p.quota[j][counted])] += (
+                nodes[counted] * p.chips[j][counted]
+            )
+        rows_combo.append(chosen)
+        rows_level.append(np.full(chosen.size, share))
+        rows_use.append(use)
+    combo = np.concatenate(rows_combo)
+    level = np.concatenate(rows_level)
+    use = np.concatenate(rows_use)
+    # Per combination and use, the largest level.
+    order = np.lexsort((-level, *use.T[::-1], combo))
+    combo, level, use = combo[order], level[order], use[order]
+    first = np.concatenate(([True], (combo[1:] != combo[:-1]) | (use[1:] != use[:-1]).any(axis=1)))
+    return combo[first], level[first], use[first]
 
 
 def _needed(
@@ -391,7 +485,9 @@ def _needed(
     able to take over every geography ``c`` could, with as much room (``able``: reach masks and
     spare shares), so no failure loses its cover. The relation is a strict order, so repeated swaps
     end on kept columns. Identical columns never drop each other: every equally good region stays,
-    for the explanation to name.
+    for the explanation to name. Figures beyond the third are accelerators against each quota: a
+    column in another region dominates only if it counts no more against any quota, so a swap never
+    breaks one.
     """
     keep = np.ones(served.size, dtype=bool)
     for group in np.unique(served).tolist():
@@ -453,14 +549,26 @@ def _fronts3(pairs: _Pairs, replica_rps: np.ndarray | None = None) -> tuple[np.n
     order = np.lexsort((pairs.objective, pairs.usd, pairs.service, pairs.subset))
     subset, usd, objective = pairs.subset[order], pairs.usd[order], pairs.objective[order]
     rps = np.zeros(order.size) if replica_rps is None else replica_rps[order]
+    quota, use, chips, node_rps = (a[order] for a in (pairs.quota, pairs.use, pairs.chips, pairs.node_rps))
+    limited = bool((quota >= 0).any())
     same_group = np.concatenate(([False], subset[1:] == subset[:-1]))
     beaten = np.zeros(subset.size, dtype=bool)
-    for values in (usd, objective) if replica_rps is None else (usd, objective, -rps):
+    figures = [usd, objective] + ([] if replica_rps is None else [-rps]) + ([use] if limited else [])
+    for values in figures:
         if values.size == 0:
             break
         best = _segmented_prefix_argmin(values, subset)
         previous = np.concatenate(([0], best[:-1]))  # the best strictly before each pair
-        beaten |= same_group & (usd[previous] <= usd) & (objective[previous] <= objective) & (rps[previous] >= rps)
+        no_worse = same_group & (usd[previous] <= usd) & (objective[previous] <= objective) & (rps[previous] >= rps)
+        if limited:
+            # Under a quota, the earlier pair counts no more accelerators: it falls under no quota, or
+            # the same one with no more at max nodes and, where it may take over users, no more chips
+            # per node nor less throughput per node (so no more at any load).
+            same = (quota[previous] == quota) & (use[previous] <= use)
+            if replica_rps is not None:
+                same &= (chips[previous] <= chips) & (node_rps[previous] >= node_rps - 1e-9)
+            no_worse &= (quota[previous] < 0) | same
+        beaten |= no_worse
     return subset[~beaten], order[~beaten]
 
 

@@ -33,6 +33,7 @@ Constraint = Literal[
     "measured_accelerators",
     "budget",
     "stack_budget",
+    "quota",
     "latency",
     "min_regions",
     "max_replicas",
@@ -48,12 +49,13 @@ Constraint = Literal[
 ]
 """What binds. ``combined``: no single setting does; several must be relaxed at once."""
 
-StackSetting = Literal["budget_monthly_usd", "hipaa_clouds", "assumed_power_watts", "objective"]
+StackSetting = Literal["budget_monthly_usd", "quotas", "hipaa_clouds", "assumed_power_watts", "objective"]
 """Stack-wide placement settings a diagnosis can name (the fields of the stack configuration)."""
 STACK_SETTINGS: tuple[StackSetting, ...] = get_args(StackSetting)
 
 _NEUTRAL_NAMES: dict[str, str] = {
     "budget_monthly_usd": "the stack budget",
+    "quotas": "the stack's accelerator quotas",
     "hipaa_clouds": "the stack's HIPAA clouds",
     "assumed_power_watts": "the stack's assumed chip power",
     "objective": "the placement objective",
@@ -87,6 +89,8 @@ class Diagnosis:
             return str(value).lower()
         if isinstance(value, float | int) and self.constraint in ("budget", "stack_budget"):
             return f"${value:,.0f}/month"
+        if isinstance(value, float | int) and self.constraint == "quota":
+            return f"{value:,} accelerators"
         if isinstance(value, float | int) and self.constraint == "latency":
             return f"{value:,g} ms"
         if isinstance(value, float | int) and self.constraint == "carbon_cap":
@@ -150,6 +154,10 @@ def describe(error: PlacementError, audience: Audience | None = None) -> str:
         text = (
             f"stack budget {first.value_text(first.current)} {first.problem}. "
             f"Binding constraint: {_where(first, who)}; {first.remedy}"
+        )
+    elif diagnoses and diagnoses[0].workload is None:
+        text = f"the stack cannot be placed. Binding constraint: {_line(diagnoses[0], who)}" + "".join(
+            f"\n  - or: {_line(d, who)}" for d in diagnoses[1:]
         )
     else:
         text = _workload(diagnoses, who)

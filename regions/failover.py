@@ -16,14 +16,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from workloads.profiles import HA_AVAILABILITY, WorkloadProfile
 
 if TYPE_CHECKING:  # columns import this module for failover_required
-    from regions.columns import Column, StageChoice
+    from regions.columns import Column
 
-__all__ = ["Failover", "failover_required", "plan_failover", "reach_mask", "spare_share", "takes_over"]
+__all__ = ["Failover", "failover_required", "nodes_at_load", "plan_failover", "reach_mask", "spare_share", "takes_over"]
 
 _EPS = 1e-9  # keeps exact multiples from rounding up
 
@@ -37,9 +39,10 @@ def _share(profile: WorkloadProfile, names: frozenset[str]) -> float:
     return sum(u.share for u in profile.placement.users if u.name in names)
 
 
-def _replicas(profile: WorkloadProfile, choice: StageChoice, share: float, stage_share: float) -> int:
-    """Replicas of one stage that serve ``share`` of the users at peak."""
-    return math.ceil(stage_share * profile.slo.peak_rps * share / choice.option.point.replica_rps - _EPS)
+def nodes_at_load(stage_share: Any, peak_rps: float, load: Any, replica_rps: Any, per_node: Any) -> Any:
+    """Nodes of one stage that serve ``load`` (a share of all users) at peak; scalars or arrays."""
+    replicas = np.ceil(stage_share * peak_rps * load / replica_rps - _EPS)
+    return np.ceil(replicas / per_node - _EPS)
 
 
 def _stage_shares(profile: WorkloadProfile) -> dict[str, float]:
@@ -68,7 +71,8 @@ def spare_share(profile: WorkloadProfile, column: Column) -> float:
         demand = shares[choice.stage] * profile.slo.peak_rps
         if demand > 0:
             room = min(room, (profile.scaling.max_replicas + _EPS) * choice.option.point.replica_rps / demand)
-    return room - _share(profile, column.served)
+    # A column whose region's accelerator quota holds only so much reserves room for that share alone.
+    return min(room - _share(profile, column.served), column.takeover_share)
 
 
 def takes_over(
@@ -110,8 +114,12 @@ def plan_failover(profile: WorkloadProfile, rtt_ms: dict[tuple[str, str], float]
         target = min(able, key=lambda c: (max(rtt_ms[(g, c.region.key)] for g in failed.served), c.region.key))
         load = _share(profile, target.served | failed.served)
         for choice in target.choices:
-            replicas = _replicas(profile, choice, load, shares[choice.stage])
-            nodes = math.ceil(replicas / choice.option.point.replicas_per_node - _EPS)
+            point = choice.option.point
+            nodes = int(
+                nodes_at_load(
+                    shares[choice.stage], profile.slo.peak_rps, load, point.replica_rps, point.replicas_per_node
+                )
+            )
             key = (target.region.key, choice.stage)
             needed[key] = max(needed.get(key, 0), nodes)
         rtts = ", ".join(f"{g} {rtt_ms[(g, target.region.key)]:.0f} ms" for g in sorted(failed.served))

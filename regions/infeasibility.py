@@ -17,7 +17,15 @@ from dataclasses import replace
 
 from regions.catalog import CLOUDS, Region
 from regions.diagnosis import Constraint, Diagnosis, Value
-from regions.milp import WorkloadPlan, WorkloadProblem, build_problem, fixed_monthly_usd, solve_jointly, solve_workload
+from regions.milp import (
+    WorkloadPlan,
+    WorkloadProblem,
+    build_problem,
+    fixed_monthly_usd,
+    least_quota_use,
+    solve_jointly,
+    solve_workload,
+)
 from regions.options import matches, power_watts
 from regions.residency import expand_residency
 from regions.settings import PlacementSettings, carbon_counts, cheapest_settings
@@ -32,7 +40,7 @@ from workloads.profiles import (
     WorkloadProfile,
 )
 
-__all__ = ["diagnose_stack_budget", "diagnose_workload"]
+__all__ = ["diagnose_stack", "diagnose_stack_budget", "diagnose_workload"]
 
 _MAX_CARBON_CAP = 2000.0  # the profile's bound on carbon.max_gco2_per_kwh
 _LISTED = 4  # regions named in a fact before "and N more"
@@ -46,6 +54,64 @@ def diagnose_workload(problem: WorkloadProblem) -> tuple[Diagnosis, ...]:
         return structural
     found = tuple(d for relax in _RELAXATIONS if (d := relax(problem)) is not None)
     return found or (_combined(problem),)
+
+
+def diagnose_stack(problems: Sequence[WorkloadProblem], budget_usd: float | None) -> tuple[Diagnosis, ...]:
+    """Why workloads each feasible alone cannot be placed together: the stack budget, or accelerator
+    quotas they share; every single relaxation that works, the stack budget first."""
+    found = list(_quota_relaxations(problems, budget_usd))
+    if budget_usd is not None and solve_jointly(problems, None) is not None:
+        found.insert(0, *diagnose_stack_budget(problems, budget_usd))
+    if found:
+        return tuple(found)
+    settings = problems[0].settings
+    active = ("budget_monthly_usd", "quotas") if budget_usd is not None else ("quotas",)
+    return (
+        Diagnosis(
+            "combined",
+            None,
+            "quotas",
+            tuple(f"{q.region} {q.accelerator} at most {q.limit:,}" for q in settings.quotas),
+            None,
+            "bind"
+            + (" with the stack budget" if budget_usd is not None else "")
+            + ": raising any one alone does not make the stack feasible",
+            f"relax several of {', '.join(active)} at once",
+            stack_wide=True,
+        ),
+    )
+
+
+def _quota_relaxations(problems: Sequence[WorkloadProblem], budget_usd: float | None) -> list[Diagnosis]:
+    """Each quota that, raised alone, makes the plan feasible, with the fewest accelerators that do."""
+    found: list[tuple[int, Diagnosis]] = []
+    used = {q for p in problems for c in p.columns for q, _ in c.quota_use}
+    for q, quota in enumerate(problems[0].settings.quotas):
+        if q not in used:
+            continue
+        least = least_quota_use(problems, budget_usd, q)
+        if least is None or least <= quota.limit:
+            continue
+        who = problems[0].profile.name if len(problems) == 1 else None
+        found.append(
+            (
+                least - quota.limit,
+                Diagnosis(
+                    "quota",
+                    who,
+                    "quotas",
+                    quota.limit,
+                    least,
+                    f"for {quota.accelerator} in {quota.region} is below the {least:,} the "
+                    f"{'workload needs' if who else 'workloads together need'} at max nodes "
+                    "(peak, and any failover they take)",
+                    f"raise it to at least {least:,} (request the increase from the cloud first) or let the "
+                    "workloads use other regions or accelerators",
+                    stack_wide=True,
+                ),
+            )
+        )
+    return [d for _, d in sorted(found, key=lambda x: x[0])]
 
 
 def diagnose_stack_budget(problems: Sequence[WorkloadProblem], budget_usd: float) -> tuple[Diagnosis, ...]:
@@ -478,8 +544,14 @@ def _relax_residency(problem: WorkloadProblem) -> Diagnosis | None:
     )
 
 
+def _relax_quota(problem: WorkloadProblem) -> Diagnosis | None:
+    found = _quota_relaxations([problem], None)
+    return found[0] if found else None
+
+
 _RELAXATIONS: tuple[Callable[[WorkloadProblem], Diagnosis | None], ...] = (
     _relax_budget,
+    _relax_quota,
     _relax_latency,
     _relax_min_regions,
     _relax_max_replicas,

@@ -51,6 +51,7 @@ __all__ = [
     "WorkloadProblem",
     "build_problem",
     "fixed_monthly_usd",
+    "least_quota_use",
     "solve_jointly",
     "solve_workload",
 ]
@@ -143,6 +144,21 @@ def solve_jointly(problems: Sequence[WorkloadProblem], stack_budget: float | Non
     return None if chosen is None else [_plan(p, cols) for p, cols in zip(problems, chosen, strict=True)]
 
 
+def least_quota_use(problems: Sequence[WorkloadProblem], stack_budget: float | None, quota: int) -> int | None:
+    """The fewest accelerators against ``settings.quotas[quota]`` of any plan meeting every other
+    constraint (that quota left out); None when none does. The nearest relaxation of a binding quota."""
+    columns = [c for p in problems for c in p.columns]
+    if not columns:
+        return None
+    fixed = _FixedCosts.of(problems)
+    offsets = np.cumsum([0] + [len(p.columns) for p in problems])
+    n = len(columns) + len(fixed.regions) + len(fixed.clouds)
+    rows, lower, upper = _constraints(problems, offsets, stack_budget, fixed, skip_quota=quota)
+    use = [sum(n for q, n in c.quota_use if q == quota) for c in columns]
+    x = _milp(np.concatenate((use, np.zeros(n - len(columns)))), rows, lower, upper, n)
+    return None if x is None else round(float(np.dot(use, x[: len(columns)])))
+
+
 # --- the MILP -----------------------------------------------------------------------------
 
 
@@ -230,7 +246,12 @@ def _best_single_column(problem: WorkloadProblem, fixed: _FixedCosts) -> list[li
     """The MILP's answer by exhaustive search over single columns: same goals, same order."""
     (user,) = problem.profile.placement.users
     budget = problem.profile.budget.monthly_usd
-    feasible = [c for c in problem.columns if user.name in c.served and c.monthly_usd <= budget]
+    limits = [q.limit for q in problem.settings.quotas]
+    feasible = [
+        c
+        for c in problem.columns
+        if user.name in c.served and c.monthly_usd <= budget and all(n <= limits[q] for q, n in c.quota_use)
+    ]
     if not feasible:
         return None
     carbon = problem.settings.objective == "carbon"
@@ -243,7 +264,11 @@ def _best_single_column(problem: WorkloadProblem, fixed: _FixedCosts) -> list[li
 
 
 def _constraints(
-    problems: Sequence[WorkloadProblem], offsets: np.ndarray, stack_budget: float | None, fixed: _FixedCosts
+    problems: Sequence[WorkloadProblem],
+    offsets: np.ndarray,
+    stack_budget: float | None,
+    fixed: _FixedCosts,
+    skip_quota: int | None = None,
 ) -> tuple[list[dict[int, float]], list[float], list[float]]:
     rows: list[dict[int, float]] = []
     lower: list[float] = []
@@ -280,6 +305,18 @@ def _constraints(
         rows.append({var: 1.0, cloud_var[key.split(":", 1)[0]]: -1.0})
         lower.append(-np.inf)
         upper.append(0)
+    for q, quota in enumerate(problems[0].settings.quotas):
+        row = {
+            int(offsets[k]) + i: float(n)
+            for k, p in enumerate(problems)
+            for i, c in enumerate(p.columns)
+            for position, n in c.quota_use
+            if position == q
+        }
+        if row and q != skip_quota:
+            rows.append(row)
+            lower.append(-np.inf)
+            upper.append(quota.limit)
     if stack_budget is not None:
         whole = {int(offsets[k]) + i: c.monthly_usd for k, p in enumerate(problems) for i, c in enumerate(p.columns)}
         whole.update({n_columns + i: float(usd) for i, usd in enumerate(fixed.usd) if usd})

@@ -16,6 +16,7 @@ from regions.catalog import Catalog, Offering, Region
 from regions.failover import failover_required
 from regions.footprint import footprint_of
 from regions.pricing import HOURS_PER_MONTH, node_hourly_usd, node_monthly_usd
+from regions.quotas import quota_index
 from regions.residency import expand_residency
 from regions.settings import CapacityType, PlacementSettings, carbon_counts
 from regions.sizing import OperatingPoint, llm_operating_points, measured_operating_points
@@ -104,6 +105,10 @@ class OptionTable:
     service: np.ndarray
     replica_rps: np.ndarray
     per_node: np.ndarray
+    chips: np.ndarray
+    """Accelerators per node."""
+    quota: np.ndarray
+    """Position in ``settings.quotas`` of the quota each row's accelerators count against; -1: none."""
 
     def option(self, row: int) -> Option:
         offering, capacity, hourly, kg = self.shapes[int(self.shape[row])]
@@ -159,6 +164,11 @@ def option_table(
     weights = weights_gb(stage.model)
     replica_rps = np.array([p.replica_rps for p in points] or [0.0])
     per_node = np.array([p.replicas_per_node for p in points] or [1], dtype=np.int64)
+    quota = np.full(selected.size, -1, dtype=np.int64)
+    if settings.quotas:
+        keys = np.array([r.key for r in regions], dtype=object)[position]
+        for (key, accelerator), i in quota_index(settings.quotas).items():
+            quota[(keys == key) & (index.accelerator[selected] == accelerator)] = i
     return OptionTable(
         stage=stage,
         shapes=index.shapes,
@@ -172,6 +182,10 @@ def option_table(
         service=service[point],
         replica_rps=replica_rps[point],
         per_node=per_node[point],
+        chips=np.array([count for _, count in index.keys], dtype=np.int64)[index.key[shape]]
+        if index.keys
+        else np.zeros(0, dtype=np.int64),
+        quota=np.repeat(quota, per_shape),
     )
 
 

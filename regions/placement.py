@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from regions.catalog import Catalog
 from regions.diagnosis import Diagnosis, PlacementError
-from regions.infeasibility import diagnose_stack_budget, diagnose_workload
+from regions.infeasibility import diagnose_stack, diagnose_workload
 from regions.milp import (
     StagePlacement,
     WorkloadPlan,
@@ -100,8 +100,7 @@ def _place(profiles: Sequence[WorkloadProfile], catalog: Catalog, settings: Plac
         for problem in problems:  # a workload infeasible on its own is the cause, first in order
             if solve_workload(problem) is None:
                 raise PlacementError(diagnose_workload(problem))
-        assert budget is not None  # without a stack budget, workloads feasible alone are feasible together
-        raise PlacementError(diagnose_stack_budget(problems, budget))
+        raise PlacementError(diagnose_stack(problems, budget))
     return FleetPlan(tuple(plans), gateway_only, settings)
 
 

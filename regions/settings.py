@@ -9,6 +9,7 @@ from typing import Any, Literal
 from regions.catalog import CLOUDS, Cloud
 from regions.footprint import FleetLayout
 from regions.geo import LatencyModel
+from regions.quotas import AcceleratorQuota
 from regions.sizing import SizingAssumptions
 from workloads.profiles import WorkloadProfile
 
@@ -43,6 +44,9 @@ class PlacementSettings:
     fleet: FleetLayout = field(default_factory=FleetLayout)
     """What each opened region builds and the usage behind its usage-priced items: the planner
     counts these costs beside the nodes' (:mod:`regions.footprint`)."""
+    quotas: tuple[AcceleratorQuota, ...] = ()
+    """Accelerators each (region, accelerator) may run at peak, summed over every workload
+    (:mod:`regions.quotas`). Default: none."""
     assumed_power_watts: Mapping[str, float] = field(default_factory=dict)
     """Power per chip to assume where the spec sheet publishes none (Neuron, TPU). Default: none, so
     those chips have unknown carbon and are placed only when carbon does not enter the decision."""

@@ -65,9 +65,7 @@ def main() -> None:
         try:
             settings = stack_config.placement_settings(catalog)
         except UnknownName as exc:
-            raise StackConfigInvalid(
-                f"{source}: invalid stack config\n  - tensorfleet:assumedPowerWatts: {exc}"
-            ) from None
+            raise StackConfigInvalid(f"{source}: invalid stack config\n  - {exc}") from None
         profiles = load_profiles(stack_config, catalog, source)
         try:
             plan = place_fleet(profiles, catalog, settings)

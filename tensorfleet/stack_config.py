@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from regions.catalog import CLOUDS, Catalog, Cloud
+from regions.catalog import CLOUDS, Catalog, Cloud, UnknownName
 from regions.footprint import FleetLayout
 from regions.geo import LatencyModel
 from regions.pricing import UsageAssumptions
+from regions.quotas import resolve_quota
 from regions.settings import Objective, PlacementSettings
 from regions.sizing import SizingAssumptions
 from workloads.loading import MAX_PROBLEMS, describe_errors
@@ -67,6 +68,17 @@ class UsageConfig(_Model):
         UsageAssumptions().control_plane_log_gb_per_cluster_month
     )
     artifact_versions: Annotated[int, Field(ge=1, le=1000)] = UsageAssumptions().artifact_versions
+
+
+class QuotaConfig(_Model):
+    """Accelerators one region may run at peak; see :mod:`regions.quotas`."""
+
+    region: Annotated[str, Field(pattern=r"^(aws|gcp|azure):[a-z0-9-]{1,40}$")]
+    """``cloud:region`` key, e.g. ``aws:us-east-1``."""
+    accelerator: Annotated[str, Field(min_length=1, max_length=64)]
+    """Accelerator as the catalog names it, e.g. ``H100``, ``TPU v5e``."""
+    limit: Annotated[int, Field(ge=0, le=1_000_000)]
+    """Chips (GPUs, Neuron chips or TPU chips), summed over every workload's max nodes."""
 
 
 class ExistingNetworkConfig(_Model):
@@ -153,6 +165,8 @@ class StackConfig(_Model):
     sizing: SizingConfig = Field(default_factory=SizingConfig)
     usage: UsageConfig = Field(default_factory=UsageConfig)
     """Usage assumptions of the bill (NAT traffic, control-plane logs, artifact versions)."""
+    quotas: Annotated[list[QuotaConfig], Field(max_length=500)] = Field(default_factory=list)
+    """Accelerator quotas the plan must live within, per region and accelerator. Default: none."""
     assumed_power_watts: dict[str, Annotated[float, Field(gt=0, le=5000)]] = Field(default_factory=dict)
     """Per-chip power to assume where the spec sheet has none, e.g. ``{"Inferentia2": ...}``."""
     power_utilisation: Unit = 1.0
@@ -190,9 +204,32 @@ class StackConfig(_Model):
         """
         return field in self._secret_fields
 
+    @field_validator("quotas")
+    @classmethod
+    def _one_quota_each(cls, values: list[QuotaConfig]) -> list[QuotaConfig]:
+        _unique([f"{v.region} {v.accelerator}" for v in values], "region and accelerator")
+        return values
+
     def placement_settings(self, catalog: Catalog) -> PlacementSettings:
-        """Placement settings with accelerator names canonicalised against the catalog."""
+        """Placement settings with accelerator names canonicalised against the catalog.
+
+        Raises:
+            UnknownName: an accelerator or region the catalog does not know; the message names the
+                config key.
+        """
         clouds: tuple[Cloud, ...] = tuple(self.hipaa_clouds)
+        try:
+            power = {catalog.canonical_accelerator(k): v for k, v in self.assumed_power_watts.items()}
+        except UnknownName as exc:
+            raise UnknownName(f"tensorfleet:assumedPowerWatts: {exc}") from None
+        quotas = []
+        for i, q in enumerate(self.quotas):
+            try:
+                quotas.append(resolve_quota(q.region, q.accelerator, q.limit, catalog))
+            except UnknownName as exc:
+                raise UnknownName(f"tensorfleet:quotas.{i}: {exc}") from None
+        if len({(q.region, q.accelerator) for q in quotas}) < len(quotas):
+            raise UnknownName("tensorfleet:quotas: two entries name the same region and accelerator")
         return PlacementSettings(
             objective=self.objective,
             stack_budget_monthly_usd=self.budget_monthly_usd,
@@ -205,7 +242,8 @@ class StackConfig(_Model):
                 existing_networks=frozenset(self.aws.existing_networks) if self.aws else frozenset(),
                 usage=UsageAssumptions(**self.usage.model_dump()),
             ),
-            assumed_power_watts={catalog.canonical_accelerator(k): v for k, v in self.assumed_power_watts.items()},
+            quotas=tuple(quotas),
+            assumed_power_watts=power,
             power_utilisation=self.power_utilisation,
         )
 

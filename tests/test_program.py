@@ -149,6 +149,31 @@ def test_profile_edits_and_price_refreshes_rename_nothing(prod_run, monkeypatch)
         pytest.param(
             {"assumedPowerWatts": {"Inferentia9": 100}}, "unknown accelerator 'Inferentia9'", id="unknown-chip"
         ),
+        pytest.param(
+            {"quotas": [{"region": "aws:us-east-1", "accelerator": "H1000", "limit": 8}]},
+            "tensorfleet:quotas.0: unknown accelerator 'H1000'",
+            id="quota-unknown-chip",
+        ),
+        pytest.param(
+            {"quotas": [{"region": "aws:us-east-9", "accelerator": "H100", "limit": 8}]},
+            "tensorfleet:quotas.0: region 'aws:us-east-9' is not in the catalog; did you mean",
+            id="quota-unknown-region",
+        ),
+        pytest.param(
+            {"quotas": [{"region": "aws:us-east-1", "accelerator": "H100", "limit": -1}]},
+            "tensorfleet:quotas.0.limit: Input should be greater than or equal to 0",
+            id="quota-negative",
+        ),
+        pytest.param(
+            {
+                "quotas": [
+                    {"region": "aws:us-east-1", "accelerator": "H100", "limit": 8},
+                    {"region": "aws:us-east-1", "accelerator": "h100", "limit": 16},
+                ]
+            },
+            "tensorfleet:quotas: two entries name the same region and accelerator",
+            id="quota-twice",
+        ),
     ],
 )
 def test_bad_config_is_one_clean_run_error(changes, fragment):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -22,9 +23,11 @@ from workloads.loading import load_profile
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _stack_plan(name: str):
+def _stack_plan(name: str, **changes):
+    """The stack's placement from its config, with top-level keys replaced by ``changes``."""
     config, _ = read_stack_config(name)
     values = {k.removeprefix("tensorfleet:"): v for k, v in config.items() if k.startswith("tensorfleet:")}
+    values.update({k: json.dumps(v) for k, v in changes.items()})
     parsed = parse_stack_config({k: decode_value(k, v) for k, v in values.items()}, name)
     catalog = load_catalog()
     profiles = [load_profile(ROOT / ref.profile, ref.overrides) for ref in parsed.workloads]

@@ -16,6 +16,7 @@ from regions.geo import great_circle_km
 from regions.milp import fixed_monthly_usd, solve_jointly
 from regions.placement import PlacementError, build_problem, place_fleet, solve_workload
 from regions.pricing import HOURS_PER_MONTH
+from regions.quotas import AcceleratorQuota
 from regions.settings import PlacementSettings, carbon_price
 from tests.helpers import offering, profile, region, spec, tiny_catalog
 from workloads.loading import load_profile
@@ -218,8 +219,11 @@ def test_unknown_power_is_excluded_only_when_carbon_counts():
 
 
 def _workload_candidates(prof, catalog, settings_, footprint):
-    """Every feasible way to place one workload, by enumeration: (opened regions, usd, kg), where usd
-    counts nodes with what each node adds and the model's storage, but not the regions' fixed costs."""
+    """Every feasible way to place one workload, by enumeration: (opened regions, usd, kg, use), where
+    usd counts nodes with what each node adds and the model's storage, but not the regions' fixed
+    costs, and use is the accelerators at max nodes per quota'd (region, accelerator), where HA
+    takers count the max nodes the failures sent to them need."""
+    quotas = {(q.region, q.accelerator) for q in settings_.quotas}
     users = prof.placement.users
     cap = prof.carbon.max_gco2_per_kwh
     regions = [r for r in catalog.regions.values() if cap is None or r.grid_gco2_per_kwh <= cap]
@@ -249,6 +253,10 @@ def _workload_candidates(prof, catalog, settings_, footprint):
                     math.ceil(scaling.min_replicas / per_node),
                     math.ceil(steady / (measured.requests_per_second * per_node) - 1e-9),
                 )
+                peak_nodes = math.ceil(
+                    max(math.ceil(peak / measured.requests_per_second - 1e-9), scaling.min_replicas) / per_node
+                )
+                shape = (o.accelerator, o.accelerator_count, max(nodes, peak_nodes, 1), per_node)
                 kw = o.accelerator_count * catalog.specs[o.accelerator].tdp_watts / 1000
                 kg = nodes * kw * r.pue * HOURS_PER_MONTH * r.grid_gco2_per_kwh / 1000
                 extra = footprint.per_node(r.key)
@@ -262,6 +270,7 @@ def _workload_candidates(prof, catalog, settings_, footprint):
                                 kg,
                                 measured.p95_latency_ms,
                                 measured.requests_per_second,
+                                shape,
                             )
                         )
         return found
@@ -277,7 +286,7 @@ def _workload_candidates(prof, catalog, settings_, footprint):
         storage = sum(footprint.per_stage(r.key, weights_gb(stage.model)) for stage in prof.stages)
         return [
             (sum(c[0] for c in combo) + storage, sum(c[1] for c in combo), sum(c[2] for c in combo),
-             tuple(c[3] for c in combo))
+             tuple(c[3] for c in combo), tuple(c[4] for c in combo))
             for combo in itertools.product(*per_stage)
             if sum(c[2] for c in combo) <= budget_ms
         ]  # fmt: skip
@@ -295,6 +304,43 @@ def _workload_candidates(prof, catalog, settings_, footprint):
             for stage, rps in zip(prof.stages, option[3], strict=True)
         )
 
+    def max_nodes(r, own, option, moved):
+        """Accelerators at max nodes per quota'd (region, accelerator) of ``r`` when it also takes ``moved``."""
+        load = sum(u.share for u in own) + sum(u.share for u in moved)
+        use = {}
+        for stage, rps, (accelerator, chips, nodes_max, per_node) in zip(
+            prof.stages, option[3], option[4], strict=True
+        ):
+            replicas = math.ceil(stage.share * slo.peak_rps * load / rps - 1e-9)
+            nodes = max(nodes_max, math.ceil(replicas / per_node - 1e-9))
+            if (r.key, accelerator) in quotas:
+                use[(r.key, accelerator)] = use.get((r.key, accelerator), 0) + nodes * chips
+        return use
+
+    def uses(open_regions, served, picked):
+        """Every quota use a plan of these regions can have: one per choice of taker for each
+        failure (HA), the largest load a taker is sent counting; empty when a failure has no taker."""
+        failing = [i for i in open_regions if served[i]] if ha else []
+        takers = [
+            [j for j in open_regions if j != i and takes_over(regions[j], served[j], picked[j], served[i])]
+            for i in failing
+        ]
+        found = set()
+        for pick in itertools.product(*takers):
+            sent = {j: [] for j in open_regions}
+            for i, j in zip(failing, pick, strict=True):
+                sent[j].append(served[i])
+            total = {}
+            for j in open_regions:
+                for moved in sent[j] or [[]]:
+                    for key, n in max_nodes(regions[j], served[j], picked[j], moved).items():
+                        total[(j, key)] = max(total.get((j, key), 0), n)
+            use = {}
+            for (_, key), n in total.items():
+                use[key] = use.get(key, 0) + n
+            found.add(frozenset(use.items()))
+        return found
+
     found = []
     for assignment in itertools.product(range(len(regions)), repeat=len(users)):
         used = set(assignment)
@@ -309,21 +355,21 @@ def _workload_candidates(prof, catalog, settings_, footprint):
                 keys = frozenset(regions[i].key for i in open_regions)
                 for combo in itertools.product(*choices):
                     picked = dict(zip(open_regions, combo, strict=True))
-                    # High availability: whatever region fails, another opened one takes all its users.
-                    if ha and not all(
-                        any(takes_over(regions[j], served[j], picked[j], served[i]) for j in open_regions if j != i)
-                        for i in open_regions
-                        if served[i]
-                    ):
-                        continue
                     usd = sum(c[0] for c in combo)
-                    if usd <= prof.budget.monthly_usd:
-                        found.append((keys, usd, sum(c[1] for c in combo)))
-    # Per set of opened regions only the (usd, kg) Pareto front can be optimal, whatever the goal.
+                    if usd > prof.budget.monthly_usd:
+                        continue
+                    # High availability: whatever region fails, another opened one takes all its users
+                    # (no way to pick the takers: no use).
+                    for use in uses(open_regions, served, picked):
+                        found.append((keys, usd, sum(c[1] for c in combo), dict(use)))
+    # Per set of opened regions only the (usd, kg, use) Pareto front can be optimal, whatever the goal.
     front = []
-    for keys, usd, kg in sorted(found, key=lambda c: (sorted(c[0]), c[1], c[2])):
-        if not any(k == keys and u <= usd and g <= kg for k, u, g in front):
-            front.append((keys, usd, kg))
+    for keys, usd, kg, use in sorted(found, key=lambda c: (sorted(c[0]), c[1], c[2], sorted(c[3].items()))):
+        if not any(
+            k == keys and u <= usd and g <= kg and all(n.get(q, 0) <= m for q, m in use.items()) and set(n) <= set(use)
+            for k, u, g, n in front
+        ):
+            front.append((keys, usd, kg, use))
     return front
 
 
@@ -333,7 +379,11 @@ def _brute_force_stack(profiles, catalog, settings_, stack_budget=None):
     footprint = footprint_of(catalog, settings_.fleet)
     per_workload = [_workload_candidates(p, catalog, settings_, footprint) for p in profiles]
     best = None
+    limits = {(q.region, q.accelerator): q.limit for q in settings_.quotas}
     for combo in itertools.product(*per_workload):
+        if any(sum(c[3].get(q, 0) for c in combo) > limit for q, limit in limits.items()):
+            continue
+        combo = [c[:3] for c in combo]
         opened = frozenset().union(*(keys for keys, _, _ in combo))
         fixed = sum(footprint.region_fixed(key) for key in opened)
         fixed += sum(footprint.cloud_fixed(cloud) for cloud in {key.split(":")[0] for key in opened})
@@ -366,7 +416,7 @@ def _measured(draw):
 
 
 @st.composite
-def _instances(draw, cascade=False):
+def _instances(draw, cascade=False, ha=False):
     n_regions = draw(st.integers(1, 3))
     regions, offerings = [], []
     for i in range(n_regions):
@@ -385,14 +435,25 @@ def _instances(draw, cascade=False):
             count = draw(st.sampled_from([1, 2, 4]))
             offerings.append(offering(r.cloud, r.code, f"t{i}{j}", accelerator, count, price, spot))
 
-    prof = _drawn_profile(draw, regions, cascade)
+    prof = _drawn_profile(draw, regions, cascade, ha=ha)
     objective = draw(st.sampled_from(["cost", "carbon", "balanced"]))
     price = draw(st.sampled_from([0.0, 200.0, 5_000.0]))
-    settings_ = PlacementSettings(objective=objective, carbon_price_usd_per_tonne=price)
+    # Quotas on some (region, accelerator) pairs, small enough to bind on a few drawn stacks.
+    quotas = {
+        (r.key, accelerator): draw(st.sampled_from([0, 2, 4, 8, 16, 32, 64]))
+        for r in regions
+        for accelerator in ("L4", "T4")
+        if draw(st.integers(0, 3)) == 0
+    }
+    settings_ = PlacementSettings(
+        objective=objective,
+        carbon_price_usd_per_tonne=price,
+        quotas=tuple(AcceleratorQuota(key, accelerator, limit) for (key, accelerator), limit in quotas.items()),
+    )
     return prof, tiny_catalog(regions, offerings, [spec("L4"), spec("T4", tdp=70.0)]), settings_
 
 
-def _drawn_profile(draw, regions, cascade=False, name="svc"):
+def _drawn_profile(draw, regions, cascade=False, name="svc", ha=False):
     """A workload over the drawn regions: one or two user geographies, HA, spot, budgets, caps."""
 
     def user(name):
@@ -412,9 +473,9 @@ def _drawn_profile(draw, regions, cascade=False, name="svc"):
         users = [{**users[0], "share": share}, {**user("u1"), "share": 1 - share}]
     min_replicas = draw(st.integers(0, 2))
     steady = draw(st.floats(0, 100))
-    min_regions = draw(st.integers(1, 2))
+    min_regions = 2 if ha else draw(st.integers(1, 2))
     # Two regions at 99.9 %: losing either, the other must take its users' peak within the SLO.
-    availability = draw(st.sampled_from([0.99, 0.999])) if min_regions == 2 else 0.99
+    availability = 0.999 if ha else draw(st.sampled_from([0.99, 0.999])) if min_regions == 2 else 0.99
     prof = profile(
         slo={
             "p95_latency_ms": draw(st.floats(50, 400)) * (2 if cascade else 1),
@@ -510,6 +571,49 @@ def test_the_stack_milp_matches_exhaustive_search_with_shared_fixed_costs_and_a_
     assert _stack_goals(plans, settings_) == pytest.approx(expected, rel=1e-6, abs=1e-6)
     if budget is not None:
         assert sum(p.monthly_usd for p in plans) + fixed_monthly_usd(plans) <= budget * (1 + 1e-9)
+
+
+@st.composite
+def _quota_stacks(draw):
+    """Two workloads (the first at 99.9 % across two regions half the time) and a quota on one
+    (region, accelerator) the unconstrained optimum uses, set at a share of what it uses there."""
+    ha = draw(st.booleans())
+    first, catalog, settings_ = draw(_instances(ha=ha))
+    second = _drawn_profile(draw, list(catalog.regions.values()), name="other")
+    free = replace(settings_, quotas=())
+    plans = solve_jointly([build_problem(p, catalog, free) for p in (first, second)], None)
+    assume(plans is not None)
+    used = {}
+    for choice in (c for p in plans for c in p.columns for c in c.choices):
+        key = (f"{choice.option.offering.cloud}:{choice.option.offering.region}", choice.option.offering.accelerator)
+        used[key] = used.get(key, 0) + choice.nodes_max * choice.option.offering.accelerator_count
+    key = draw(st.sampled_from(sorted(used)))
+    limit = int(used[key] * draw(st.sampled_from([0.0, 0.5, 0.9])))
+    return [first, second], catalog, replace(free, quotas=(AcceleratorQuota(*key, limit),))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(_quota_stacks())
+def test_a_binding_quota_trades_the_objective_for_accelerators_it_may_launch(stack):
+    """The stack MILP against exhaustive search when a quota caps accelerators the free optimum uses,
+    HA takers counting the max nodes a failure sends them; the plan's own max nodes stay within it."""
+    profiles, catalog, settings_ = stack
+    expected = _brute_force_stack(profiles, catalog, settings_)
+    plans = solve_jointly([build_problem(p, catalog, settings_) for p in profiles], None)
+    if expected is None:
+        assert plans is None
+        return
+    assert plans is not None
+    assert _stack_goals(plans, settings_) == pytest.approx(expected, rel=1e-6, abs=1e-6)
+    (quota,) = settings_.quotas
+    used = sum(
+        c.nodes_max * c.option.offering.accelerator_count
+        for p in plans
+        for column in p.columns
+        for c in column.choices
+        if (column.region.key, c.option.offering.accelerator) == (quota.region, quota.accelerator)
+    )
+    assert used <= quota.limit
 
 
 def _usd_of_optimum(profiles, catalog, settings_):
