@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from regions.catalog import CLOUDS, load_catalog
-from regions.placement import build_problem, place_fleet, solve_jointly
+from regions.placement import FleetPlan, build_problem, forget_plans, place_fleet, solve_jointly
+from regions.quotas import AcceleratorQuota
 from regions.settings import PlacementSettings
 from workloads.loading import deep_merge, load_profile, parse_profile
 from workloads.profiles import WorkloadProfile
@@ -69,6 +70,7 @@ def fleet(n: int, seed: int = 7, clouds: list[str] | None = None) -> list[Worklo
 def timed(fn, repeat: int = 3) -> float:
     samples = []
     for _ in range(repeat):
+        forget_plans()  # placements are cached per process: time the work, not the lookup
         start = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - start)
@@ -93,6 +95,9 @@ def main() -> None:
         f"  {options} options after static filters, {columns} columns; regions' fixed costs shared "
         "(facility location), HiGHS at gap 0"
     )
+
+    for n in (100, 1000):
+        constrained(fleet(n), catalog, settings)
 
     print("\nstack budget sweep, 100 workloads, carbon objective (budget on the whole bill):")
     carbon = replace(settings, objective="carbon")
@@ -128,6 +133,52 @@ def main() -> None:
             f"  {'+'.join(clouds):<14} {regions:>3} regions  50 workloads {t:.3f} s  "
             f"per workload-region {t / 50 / regions * 1e6:.0f} us"
         )
+
+
+def accelerators(plan: FleetPlan) -> dict[tuple[str, str], int]:
+    """Accelerators at max nodes per (region key, accelerator): what a quota counts."""
+    used: dict[tuple[str, str], int] = {}
+    for column in (c for w in plan.workloads for c in w.columns):
+        for choice in column.choices:
+            key = (column.region.key, choice.option.offering.accelerator)
+            used[key] = used.get(key, 0) + choice.nodes_max * choice.option.offering.accelerator_count
+    return used
+
+
+def constrained(workloads: list[WorkloadProfile], catalog, settings: PlacementSettings) -> None:
+    """Fixed costs, quotas that bind (70 % of what the free optimum runs on its five largest
+    region-accelerator pairs) and a stack budget halfway between the cheapest plan and the optimum
+    under those quotas: each solved exactly (HiGHS at gap 0)."""
+    n = len(workloads)
+    free = place_fleet(workloads, catalog, settings)
+    largest = sorted(accelerators(free).items(), key=lambda kv: -kv[1])[:5]
+    quotas = tuple(AcceleratorQuota(region, chip, int(used * 0.7)) for (region, chip), used in largest)
+    limited = replace(settings, quotas=quotas)
+    forget_plans()
+    start = time.perf_counter()
+    optimum = place_fleet(workloads, catalog, limited)
+    with_quotas = time.perf_counter() - start
+    cheapest = place_fleet(workloads, catalog, replace(limited, objective="cost", known_carbon_only=True))
+    budget = (cheapest.monthly_usd + optimum.monthly_usd) / 2
+    bound = replace(limited, stack_budget_monthly_usd=budget)
+    forget_plans()
+    start = time.perf_counter()
+    plan = place_fleet(workloads, catalog, bound)
+    with_budget = time.perf_counter() - start
+    used = accelerators(plan)
+    print(f"\n{n} workloads with fixed costs, {len(quotas)} binding quotas and a binding stack budget:")
+    for q in quotas:
+        print(
+            f"  quota {q.region:<22} {q.accelerator:<12} {q.limit:>6}  "
+            f"plan uses {used.get((q.region, q.accelerator), 0):>6}"
+        )
+    print(
+        f"  free optimum ${free.monthly_usd:,.0f}; under the quotas ${optimum.monthly_usd:,.0f} in {with_quotas:.2f} s"
+    )
+    print(
+        f"  budget ${budget:,.0f} (halfway from the cheapest ${cheapest.monthly_usd:,.0f}): plan "
+        f"${plan.monthly_usd:,.0f} in {with_budget:.2f} s"
+    )
 
 
 if __name__ == "__main__":

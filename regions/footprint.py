@@ -143,6 +143,8 @@ class Footprint:
         self.layout = layout
         self.prices = prices or load_price_book()
         self._fixed: dict[str, float] = {}
+        self._per_node: dict[str, float] = {}
+        self._per_stage: dict[tuple[str, float | None], float] = {}
 
     def region_fixed(self, key: str) -> float:
         """What opening the region costs per month, once for the stack."""
@@ -154,13 +156,18 @@ class Footprint:
 
     def per_node(self, key: str) -> float:
         """What each node adds to its own price per month (its disk, its NAT charge)."""
-        cloud, region = key.split(":", 1)
-        return priced(node_items(cloud), self.prices, cloud, region)
+        if key not in self._per_node:
+            cloud, region = key.split(":", 1)
+            self._per_node[key] = priced(node_items(cloud), self.prices, cloud, region)
+        return self._per_node[key]
 
     def per_stage(self, key: str, weights_gb: float | None) -> float:
         """What storing one model's weights in the region costs per month."""
-        cloud, region = key.split(":", 1)
-        return priced(stage_items(cloud, weights_gb, self.layout.usage), self.prices, cloud, region)
+        if (key, weights_gb) not in self._per_stage:
+            cloud, region = key.split(":", 1)
+            items = stage_items(cloud, weights_gb, self.layout.usage)
+            self._per_stage[(key, weights_gb)] = priced(items, self.prices, cloud, region)
+        return self._per_stage[(key, weights_gb)]
 
     def cloud_fixed(self, cloud: str) -> float:
         """What using the cloud at all costs per month, once for the stack."""

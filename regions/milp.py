@@ -57,7 +57,11 @@ __all__ = [
 ]
 
 
-_MS_PER_OPEN_REGION = 0.001
+_MS_PER_OPEN_REGION = 0.1
+_RESOLUTION = (0.01, 0.1)
+"""Differences the tie-breaking goals must resolve: a cent (carbon's second goal, USD) and a tenth
+of a millisecond of traffic-weighted RTT (the last goal, which an open region adds to)."""
+_SOLVER_ABS_GAP = 1e-6  # HiGHS stops when its bounds are this close: folded differences must exceed it
 _PRESOLVE_MAX_COLUMNS = 500  # measured with bench/placement.py and the example stacks
 
 
@@ -181,20 +185,77 @@ def _solve(problems: Sequence[WorkloadProblem], stack_budget: float | None) -> l
     goals = [np.concatenate(([c.objective for c in columns], fixed.usd * in_usd))]
     if not in_usd:
         goals.append(np.concatenate(([c.monthly_usd for c in columns], fixed.usd)))
-    # Last, the lowest traffic-weighted RTT; a millisecond-thousandth per open region breaks the
+    # Last, the lowest traffic-weighted RTT; a tenth of a millisecond per open region breaks the
     # remaining ties towards fewer regions (a free standby under scale-to-zero is not opened).
     goals.append(np.concatenate(([c.weighted_rtt_ms + _MS_PER_OPEN_REGION for c in columns], fixed.usd * 0)))
-    x: np.ndarray | None = None
-    for goal in goals:
-        x = _milp(goal, rows, lower, upper, n)
-        if x is None:
-            return None
-        best = float(goal @ x)
-        rows.append({i: float(v) for i, v in enumerate(goal) if v})
-        lower.append(-np.inf)
-        upper.append(best + max(1e-6, 1e-9 * abs(best)))  # keep the optimum, up to float noise
-    assert x is not None  # goals is never empty
+    x = _lexicographic(goals, rows, lower, upper, n, problems)
+    if x is None:
+        return None
     return [[columns[i] for i in range(offsets[k], offsets[k + 1]) if x[i] > 0.5] for k in range(len(problems))]
+
+
+def _lexicographic(
+    goals: list[np.ndarray],
+    rows: list[dict[int, float]],
+    lower: list[float],
+    upper: list[float],
+    n: int,
+    problems: Sequence[WorkloadProblem],
+) -> np.ndarray | None:
+    """The first goal's optimum, then the second's least among those optima, and so on.
+
+    Holding a goal at its optimum by a constraint row makes the next solve hard (a knapsack over
+    every column); instead each next goal is added with a small weight and the answer is kept when
+    every earlier goal is still at its optimum, which then makes the next goal the least among those
+    optima (another optimum with less would score less). Only where the weight traded an earlier
+    goal away are the earlier goals held by rows, as a plain lexicographic solve would.
+    """
+    x = _milp(goals[0], rows, lower, upper, n)
+    if x is None:
+        return None
+    combined, scale = goals[0], 1.0  # scale: the weight of the last goal in ``combined``
+    best = [float(goals[0] @ x)]
+    for level in range(1, len(goals)):
+        goal = goals[level]
+        # Small enough that this goal's whole range is worth a millionth of the last one's optimum (or
+        # a cent), large enough that the solver still tells its resolution apart.
+        weight = scale * max(1e-6 * abs(best[-1]), 0.01) / max(1.0, _largest(goal, problems))
+        resolution = _RESOLUTION[-1] if level == len(goals) - 1 else _RESOLUTION[0]
+        foldable = weight * resolution >= 2 * _SOLVER_ABS_GAP
+        candidate = _milp(combined + weight * goal, rows, lower, upper, n) if foldable else None
+        if candidate is not None and all(
+            float(goals[j] @ candidate) <= best[j] + _tolerance(best[j]) for j in range(level)
+        ):
+            x, combined, scale = candidate, combined + weight * goal, weight
+        else:
+            for j in range(level):
+                rows.append({i: float(v) for i, v in enumerate(goals[j]) if v})
+                lower.append(-np.inf)
+                upper.append(best[j] + _tolerance(best[j]))
+            held = _milp(goal, rows, lower, upper, n)
+            if held is None:
+                return None
+            x, combined, scale = held, goal, 1.0
+        best.append(float(goal @ x))
+    return x
+
+
+def _tolerance(best: float) -> float:
+    """How far above an optimum a goal still counts as at it: float noise."""
+    return max(1e-6, 1e-9 * abs(best))
+
+
+def _largest(goal: np.ndarray, problems: Sequence[WorkloadProblem]) -> float:
+    """The most a goal can sum to over any plan: each workload's largest column once per region it
+    may open, and every region and cloud variable."""
+    total, start = 0.0, 0
+    for p in problems:
+        end = start + len(p.columns)
+        if end > start:
+            opens = max(p.profile.placement.min_regions, len(p.profile.placement.users))
+            total += max(0.0, float(goal[start:end].max())) * opens
+        start = end
+    return total + float(np.clip(goal[start:], 0, None).sum())
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ __all__ = [
     "WorkloadPlan",
     "WorkloadProblem",
     "build_problem",
+    "forget_plans",
     "place_fleet",
     "solve_jointly",
     "solve_workload",
@@ -86,6 +87,11 @@ _PLACED: dict[tuple[Catalog, str, tuple[str, ...]], FleetPlan] = {}
 function of them and the same stack is often planned more than once (a plan and its policy run,
 a base and a branch)."""
 _PLACED_MAX = 16
+
+
+def forget_plans() -> None:
+    """Empties the per-process plan cache (benchmarks time placement, not a lookup)."""
+    _PLACED.clear()
 
 
 def _place(profiles: Sequence[WorkloadProfile], catalog: Catalog, settings: PlacementSettings) -> FleetPlan:

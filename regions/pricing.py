@@ -80,10 +80,20 @@ class PriceBook:
         for key in ((cloud, region, item), (cloud, ANY_REGION, item)):
             if key in self.prices:
                 return self.prices[key]
-        elsewhere = [p for (c, _, i), p in self.prices.items() if (c, i) == (cloud, item)]
-        if not elsewhere:
+        dearest = self._dearest.get((cloud, item))
+        if dearest is None:
             raise UnpricedItem(f"no sourced price for {cloud} {item} in {PRICES_FILE.name}")
-        return max(elsewhere, key=lambda p: (p.usd, p.priced_in))
+        return dearest
+
+    @functools.cached_property
+    def _dearest(self) -> dict[tuple[str, str], Price]:
+        """Per (cloud, item), the highest sourced price in any region: the stand-in where a region has none."""
+        dearest: dict[tuple[str, str], Price] = {}
+        for (cloud, _, item), price in self.prices.items():
+            known = dearest.get((cloud, item))
+            if known is None or (price.usd, price.priced_in) > (known.usd, known.priced_in):
+                dearest[(cloud, item)] = price
+        return dearest
 
 
 @functools.cache
