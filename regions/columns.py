@@ -33,6 +33,9 @@ class StageChoice:
     nodes_min: int
     nodes_desired: int
     nodes_max: int
+    takeover_nodes: int = 0
+    """On-demand nodes (min and desired 0) beside spot ones, up to this many, that take over what a
+    failure elsewhere sends here: spot capacity may be reclaimed just when it is needed."""
 
     @property
     def monthly_usd(self) -> float:
@@ -126,7 +129,8 @@ def build_columns(
     opening = np.array([footprint.region_fixed(r.key) + footprint.cloud_fixed(r.cloud) for r in regions] or [0.0])
     in_usd = settings.objective != "carbon"
     reach = _Reach.of(profile, regions, rtt) if failover_required(profile) else None
-    columns = _columns(regions, tables, subsets, pairs, candidates, max_open, opening, in_usd, reach)
+    limits = np.array([q.limit for q in settings.quotas], dtype=float)
+    columns = _columns(regions, tables, subsets, pairs, candidates, max_open, opening, in_usd, limits, reach)
     return columns, considered
 
 
@@ -313,6 +317,7 @@ def _columns(
     max_open: int | None,
     opening: np.ndarray,
     in_usd: bool,
+    limits: np.ndarray,
     reach: _Reach | None = None,
 ) -> list[Column]:
     """Per subset, every combination of the stages' candidates that fits the latency budget,
@@ -348,6 +353,11 @@ def _columns(
         if quotas.size:
             combo, level, use = _takeover_levels(reach, subsets, subset, tables, pairs, picks, quotas, able, room, use)
             able, room = able[combo], np.minimum(room[combo], level)
+    if quotas.size:  # what runs more accelerators than a quota allows can never be part of a plan
+        within = (use <= limits[quotas] + 1e-9).all(axis=1)
+        combo, level, use, able, room = combo[within], level[within], use[within], able[within], room[within]
+        if combo.size == 0:
+            return []
     figures = [usd[combo], objective[combo], *use.T]
     order = np.lexsort((figures[1], figures[0], subset[combo]))
     group, goal, mask, spare = subset[combo][order], figures[1][order], able[order], room[order]
@@ -495,25 +505,38 @@ def _needed(
         if members.size <= max_open:
             continue
         m = figures[members]
-        paid = m.copy()  # a dominating column's figures with its region's opening cost
+        # Only a column that counts against no quota can dominate one in another region: a quota
+        # belongs to one region, and the other column counts nothing against it.
+        free = np.flatnonzero((m[:, 3:] <= 0).all(axis=1))
+        if free.size < max_open:
+            continue
+        paid = m[free].copy()  # a dominating column's figures with its region's opening cost
         if opening is not None:
-            paid[:, 0] += opening[members]
+            paid[:, 0] += opening[members[free]]
             if in_usd:
-                paid[:, 1] += opening[members]
-        no_worse = (paid[:, None, :] <= m[None, :, :] + 1e-9).all(axis=2)  # [a, b]: a no worse than b
+                paid[:, 1] += opening[members[free]]
+        regions, local = np.unique(region[members], return_inverse=True)
+        one_hot = np.zeros((free.size, regions.size), dtype=np.int64)
+        one_hot[np.arange(free.size), local[free]] = 1
         if able is not None:
             mask, room = able[0][members], able[1][members]
-            no_worse &= (mask[:, None] & mask[None, :]) == mask[None, :]  # a reaches all that b reaches
-            no_worse &= room[:, None] >= room[None, :] - 1e-9
-        better = (paid[:, None, :] < m[None, :, :] - 1e-9).any(axis=2)
-        dominates = no_worse & better
-        regions, local = np.unique(region[members], return_inverse=True)
-        one_hot = np.zeros((members.size, regions.size), dtype=np.int64)
-        one_hot[np.arange(members.size), local] = 1
-        dominating_regions = (dominates.T.astype(np.int64) @ one_hot) > 0  # [b, r]: some column in r dominates b
-        dominating_regions[np.arange(members.size), local] = False  # its own region cannot host the swap
-        keep[members] = dominating_regions.sum(axis=1) < max_open
+        # Dominated columns b in blocks, so that the [a, b] comparisons stay within a few million cells.
+        block = max(1, _CELLS // free.size)
+        for first in range(0, members.size, block):
+            b = np.arange(first, min(first + block, members.size))
+            no_worse = (paid[:, None, :] <= m[None, b, :] + 1e-9).all(axis=2)  # [a, b]: a no worse than b
+            if able is not None:
+                no_worse &= (mask[free, None] & mask[None, b]) == mask[None, b]  # a reaches all that b reaches
+                no_worse &= room[free, None] >= room[None, b] - 1e-9
+            better = (paid[:, None, :] < m[None, b, :] - 1e-9).any(axis=2)
+            dominates = no_worse & better
+            dominating = (dominates.T.astype(np.int64) @ one_hot) > 0  # [b, r]: some column in r dominates b
+            dominating[np.arange(dominating.shape[0]), local[b]] = False  # its own region cannot host the swap
+            keep[members[b]] = dominating.sum(axis=1) < max_open
     return keep
+
+
+_CELLS = 4_000_000
 
 
 def _ragged_product(

@@ -9,6 +9,13 @@ surviving regions' max nodes to what each single-region failure sends them (the 
 region takes the failed region's users), and the explanation says what happens when each region
 fails. Splitting one failed region's users over several survivors is not modelled: one survivor
 takes them all, which may ask for more than the least a split would.
+
+Spot capacity can be reclaimed all at once in a region, which for the workload is that region
+failing: its users move to their taker as above. Where a workload allows spot, its own steady and
+peak capacity may run on spot, and what a taker must add for a failure elsewhere is an on-demand
+floor beside it (a node group with min and desired 0, max the nodes the takeover needs), since
+spot may be short just when it is needed. Failures are single: two regions at once, or spot
+reclaimed in two regions at once, are not covered.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import numpy as np
 from workloads.profiles import HA_AVAILABILITY, WorkloadProfile
 
 if TYPE_CHECKING:  # columns import this module for failover_required
-    from regions.columns import Column
+    from regions.columns import Column, StageChoice
 
 __all__ = ["Failover", "failover_required", "nodes_at_load", "plan_failover", "reach_mask", "spare_share", "takes_over"]
 
@@ -112,6 +119,7 @@ def plan_failover(profile: WorkloadProfile, rtt_ms: dict[tuple[str, str], float]
             )
             continue
         target = min(able, key=lambda c: (max(rtt_ms[(g, c.region.key)] for g in failed.served), c.region.key))
+        spot = any(c.option.capacity == "spot" for c in target.choices)
         load = _share(profile, target.served | failed.served)
         for choice in target.choices:
             point = choice.option.point
@@ -123,17 +131,22 @@ def plan_failover(profile: WorkloadProfile, rtt_ms: dict[tuple[str, str], float]
             key = (target.region.key, choice.stage)
             needed[key] = max(needed.get(key, 0), nodes)
         rtts = ", ".join(f"{g} {rtt_ms[(g, target.region.key)]:.0f} ms" for g in sorted(failed.served))
+        covered = "whose on-demand takeover nodes cover it" if spot else "whose max nodes cover it"
         notes[failed.region.key] = (
-            f"if this region fails, its users' peak moves to {target.region.key} ({rtts}), whose max nodes cover it"
+            f"if this region fails, its users' peak moves to {target.region.key} ({rtts}), {covered}"
         )
     columns = tuple(
-        replace(
-            column,
-            choices=tuple(
-                replace(c, nodes_max=max(c.nodes_max, needed.get((column.region.key, c.stage), 0)))
-                for c in column.choices
-            ),
-        )
+        replace(column, choices=tuple(_cover(c, needed.get((column.region.key, c.stage), 0)) for c in column.choices))
         for column in chosen
     )
     return Failover(columns, notes)
+
+
+def _cover(choice: StageChoice, nodes: int) -> StageChoice:
+    """The stage choice able to run ``nodes`` when it takes over: on-demand nodes raise its max; beside
+    spot nodes, an on-demand group holds the rest (min and desired 0, so it costs nothing until then)."""
+    if nodes <= choice.nodes_max:
+        return choice
+    if choice.option.capacity == "spot":
+        return replace(choice, takeover_nodes=nodes - choice.nodes_max)
+    return replace(choice, nodes_max=nodes)

@@ -27,6 +27,7 @@ from regions.milp import (
     solve_workload,
 )
 from regions.options import matches, power_watts
+from regions.quotas import MAX_QUOTA
 from regions.residency import expand_residency
 from regions.settings import PlacementSettings, carbon_counts, cheapest_settings
 from regions.sizing import BYTES_PER_PARAM, kv_cache_bytes_per_token, replica_memory_bytes, sequence_bytes
@@ -89,7 +90,13 @@ def _quota_relaxations(problems: Sequence[WorkloadProblem], budget_usd: float | 
     for q, quota in enumerate(problems[0].settings.quotas):
         if q not in used:
             continue
-        least = least_quota_use(problems, budget_usd, q)
+        # Columns beyond a quota are not built: rebuild with this one lifted to find the least it needs.
+        lifted = replace(quota, limit=MAX_QUOTA)
+        settings = replace(
+            problems[0].settings,
+            quotas=tuple(lifted if i == q else x for i, x in enumerate(problems[0].settings.quotas)),
+        )
+        least = least_quota_use([build_problem(p.profile, p.catalog, settings) for p in problems], budget_usd, q)
         if least is None or least <= quota.limit:
             continue
         who = problems[0].profile.name if len(problems) == 1 else None

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from regions.catalog import Catalog, Offering, Region
-from regions.failover import failover_required
 from regions.footprint import footprint_of
 from regions.pricing import HOURS_PER_MONTH, node_hourly_usd, node_monthly_usd
 from regions.quotas import quota_index
@@ -135,9 +134,7 @@ def option_table(
     keep = np.ones(selected.size, dtype=bool)
     if not profile.capacity.on_demand:
         keep &= index.spot[selected]
-    if not profile.capacity.spot or failover_required(profile):
-        # Spot capacity can be reclaimed all at once, like a lost region: a workload whose
-        # availability target needs failover capacity runs on on-demand nodes.
+    if not profile.capacity.spot:
         keep &= ~index.spot[selected]
     if settings.known_carbon_only or carbon_counts(profile, settings):
         keep &= ~np.isnan(index.kg[selected])

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 from regions.catalog import Catalog, UnknownName, did_you_mean, quoted
 
-__all__ = ["AcceleratorQuota", "quota_index", "resolve_quota"]
+__all__ = ["MAX_QUOTA", "AcceleratorQuota", "quota_index", "resolve_quota"]
+
+MAX_QUOTA = 1_000_000
+"""The largest quota the stack config accepts: as good as none."""
 
 
 @dataclass(frozen=True, slots=True)

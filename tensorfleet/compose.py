@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -217,7 +217,7 @@ def _aws_fleet(
                 account_id=inputs.account_id,
                 stack=environment,
                 zone_ids=catalog.zones[f"aws:{region}"][:6],
-                node_groups=tuple(_node_group(row, tenants[row.workload], blocks) for row in rows),
+                node_groups=tuple(g for row in rows for g in _node_groups(row, tenants[row.workload], blocks)),
                 production=config.production,
                 kubernetes_version=inputs.kubernetes_version,
                 vpc_cidr=inputs.vpc_cidr,
@@ -421,11 +421,15 @@ def _workloads(residency_by_name: dict[str, Residency]) -> str:
     return f"workloads {', '.join(parts[:-1])} and {parts[-1]}"
 
 
-def _node_group(row: StagePlacement, tenant: str, capacity_blocks: dict[str, pulumi.Input[str]]) -> NodeGroupSpec:
+def _node_groups(
+    row: StagePlacement, tenant: str, capacity_blocks: dict[str, pulumi.Input[str]]
+) -> list[NodeGroupSpec]:
+    """The row's node group and, beside spot nodes that may take over another region's users, the
+    on-demand group that does."""
     choice = row.choice
     offering = choice.option.offering
     block = capacity_blocks.get(offering.instance_type) if choice.option.capacity == "on-demand" else None
-    return NodeGroupSpec(
+    serving = NodeGroupSpec(
         workload=row.workload,
         stage=choice.stage,
         tenant=tenant,
@@ -438,6 +442,18 @@ def _node_group(row: StagePlacement, tenant: str, capacity_blocks: dict[str, pul
         nodes_max=choice.nodes_max,
         capacity_reservation_id=block,
     )
+    if not choice.takeover_nodes:
+        return [serving]
+    takeover = replace(
+        serving,
+        capacity="on-demand",
+        nodes_min=0,
+        nodes_desired=0,
+        nodes_max=choice.takeover_nodes,
+        capacity_reservation_id=None,
+        takeover=True,
+    )
+    return [serving, takeover]
 
 
 def _workload_args(plan: WorkloadPlan) -> WorkloadArgs:
@@ -465,6 +481,7 @@ def _workload_args(plan: WorkloadPlan) -> WorkloadArgs:
             monthly_kgco2=row.choice.monthly_kgco2,
             reason=reasons[(row.region.key, row.choice.stage)],
             weights_gb=weights_gb(stages[row.choice.stage]),
+            takeover_nodes=row.choice.takeover_nodes,
         )
         for row in plan.rows
     )
@@ -490,7 +507,9 @@ def _workload_output(args: WorkloadArgs, owner: str) -> dict[str, Any]:
         "namespace": args.tenant,
         "gatewayOnly": args.gateway_only,
         "monthlyUsd": round(args.monthly_usd, 2),
-        "placements": [{key: placement_inputs(p)[key] for key in fields} for p in args.placements],
+        "placements": [
+            {key: value for key, value in placement_inputs(p).items() if key in fields} for p in args.placements
+        ],
     }
 
 

@@ -46,6 +46,8 @@ class PlacementOutput(_Wire):
     accelerator_count: int
     capacity_type: str
     nodes: NodeCounts
+    takeover_nodes: int = 0
+    """On-demand nodes beside spot ones that start when another region's users move here."""
 
 
 class WorkloadOutput(_Wire):

@@ -88,6 +88,7 @@ def _placement(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "grid_gco2_per_kwh": inputs.get("gridGco2PerKwh"),
         "monthly_kgco2": inputs.get("monthlyKgco2"),
         "reason": inputs["reason"],
+        **({"takeover_nodes": int(inputs["takeoverNodes"])} if inputs.get("takeoverNodes") else {}),
     }
 
 

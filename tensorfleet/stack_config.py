@@ -17,7 +17,7 @@ from regions.catalog import CLOUDS, Catalog, Cloud, UnknownName
 from regions.footprint import FleetLayout
 from regions.geo import LatencyModel
 from regions.pricing import UsageAssumptions
-from regions.quotas import resolve_quota
+from regions.quotas import MAX_QUOTA, resolve_quota
 from regions.settings import Objective, PlacementSettings
 from regions.sizing import SizingAssumptions
 from workloads.loading import MAX_PROBLEMS, describe_errors
@@ -77,7 +77,7 @@ class QuotaConfig(_Model):
     """``cloud:region`` key, e.g. ``aws:us-east-1``."""
     accelerator: Annotated[str, Field(min_length=1, max_length=64)]
     """Accelerator as the catalog names it, e.g. ``H100``, ``TPU v5e``."""
-    limit: Annotated[int, Field(ge=0, le=1_000_000)]
+    limit: Annotated[int, Field(ge=0, le=MAX_QUOTA)]
     """Chips (GPUs, Neuron chips or TPU chips), summed over every workload's max nodes."""
 
 

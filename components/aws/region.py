@@ -36,6 +36,13 @@ class NodeGroupSpec:
     nodes_max: int
     capacity_reservation_id: pulumi.Input[str] | None = None
     """A Capacity Block for ML to launch into (may be a secret). Default: none."""
+    takeover: bool = False
+    """The on-demand group beside spot nodes that takes over another region's users when it fails."""
+
+    @property
+    def key(self) -> str:
+        """``workload/stage``, with ``/takeover`` for a takeover group: unique in a region."""
+        return f"{self.workload}/{self.stage}" + ("/takeover" if self.takeover else "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,7 +136,7 @@ class AwsRegionFleet(pulumi.ComponentResource):
         self.node_group_names = {}
         for spec in args.node_groups:
             group = AcceleratorNodeGroup(
-                f"{name}-{spec.workload}-{spec.stage}",
+                f"{name}-{spec.key.replace('/', '-')}",
                 AcceleratorNodeGroupArgs(
                     cluster_name=cluster.name,
                     node_role_arn=cluster.node_role_arn,
@@ -148,7 +155,7 @@ class AwsRegionFleet(pulumi.ComponentResource):
                 ),
                 child,
             )
-            self.node_group_names[f"{spec.workload}/{spec.stage}"] = group.node_group_name
+            self.node_group_names[spec.key] = group.node_group_name
         for workload, tenant in sorted({(spec.workload, spec.tenant) for spec in args.node_groups}):
             _workload_identity(f"{name}-{workload}", workload, tenant, cluster.name, bucket, key.arn, child)
         self.cluster_name = cluster.name

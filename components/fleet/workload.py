@@ -72,6 +72,9 @@ class WorkloadPlacementArgs:
     """Why this region and offering, and what the runners-up cost."""
     weights_gb: float | None = None
     """Size of the stage's model weights, GB, stored in the region's artifact bucket; None if unknown."""
+    takeover_nodes: int = 0
+    """Where the nodes are spot: on-demand nodes that may start when another region fails and its
+    users move here (min and desired 0). Default: none."""
 
 
 class Workload(pulumi.ComponentResource):
@@ -147,6 +150,8 @@ def placement_inputs(args: WorkloadPlacementArgs) -> dict[str, Any]:
         "monthlyKgco2": None if args.monthly_kgco2 is None else round(args.monthly_kgco2, 3),
         "reason": args.reason,
         "weightsGb": args.weights_gb,
+        # Only where there are some, so that placements without any keep their inputs unchanged.
+        **({"takeoverNodes": args.takeover_nodes} if args.takeover_nodes else {}),
     }
 
 

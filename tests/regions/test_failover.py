@@ -50,7 +50,7 @@ def _survives(plan, failed) -> str | None:
         load = sum(u.share for u in prof.placement.users if u.name in survivor.served) + sum(u.share for u in moved)
         shares = {s.name: s.share for s in prof.stages}
         if all(
-            c.nodes_max * c.option.point.replicas_per_node * c.option.point.replica_rps
+            (c.nodes_max + c.takeover_nodes) * c.option.point.replicas_per_node * c.option.point.replica_rps
             >= shares[c.stage] * prof.slo.peak_rps * load - 1e-6
             for c in survivor.choices
         ):
@@ -133,3 +133,37 @@ def test_two_regions_that_cannot_cover_each_other_are_not_highly_available():
 
 
 COST = PlacementSettings(objective="cost")
+
+
+def test_spot_carries_its_own_users_and_an_on_demand_floor_takes_over():
+    """Both coasts on spot at 99.9 %: each region serves its own users' peak on spot nodes, and when
+    the other region fails (or its spot is reclaimed) the users it takes over land on on-demand
+    nodes beside them, which cost nothing until then."""
+    east = region("aws", "east", 40.7, -74.0, 400.0, "US")
+    west = region("aws", "west", 37.8, -122.4, 300.0, "US")
+    catalog = tiny_catalog(
+        [east, west],
+        [
+            offering("aws", "east", "l4.east", "L4", 1, 1.00, spot=0.30),
+            offering("aws", "west", "l4.west", "L4", 1, 1.00, spot=0.30),
+        ],
+        [spec("L4")],
+    )
+    users = [
+        {"name": "new-york", "latitude": 40.71, "longitude": -74.01, "share": 0.5},
+        {"name": "san-francisco", "latitude": 37.77, "longitude": -122.42, "share": 0.5},
+    ]
+    ha = profile(
+        slo={"p95_latency_ms": 150, "availability": 0.999},
+        placement={"users": users, "min_regions": 2},
+        capacity={"spot": True},
+    )
+    (plan,) = place_fleet([ha], catalog, COST).workloads
+    for column in plan.columns:
+        (choice,) = column.choices
+        assert choice.option.capacity == "spot"
+        assert choice.nodes_max == math.ceil(30 / 10)  # its own users' peak: half of 60 rps
+        assert choice.takeover_nodes == math.ceil(60 / 10) - choice.nodes_max  # the other coast's on top
+        assert choice.monthly_usd == pytest.approx(choice.nodes_desired * 0.30 * 730)  # the floor costs nothing idle
+        assert _survives(plan, column) is not None
+    assert "on-demand takeover nodes cover it" in plan.failover["aws:east"]
