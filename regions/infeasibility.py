@@ -86,9 +86,11 @@ def diagnose_stack(problems: Sequence[WorkloadProblem], budget_usd: float | None
 def _quota_relaxations(problems: Sequence[WorkloadProblem], budget_usd: float | None) -> list[Diagnosis]:
     """Each quota that, raised alone, makes the plan feasible, with the fewest accelerators that do."""
     found: list[tuple[int, Diagnosis]] = []
-    used = {q for p in problems for c in p.columns for q, _ in c.quota_use}
+    # Quotas on regions some workload may use (columns beyond a quota are not built, so the
+    # columns cannot tell).
+    reachable = {key for p in problems for _, key in p.rtt_ms}
     for q, quota in enumerate(problems[0].settings.quotas):
-        if q not in used:
+        if quota.region not in reachable:
             continue
         # Columns beyond a quota are not built: rebuild with this one lifted to find the least it needs.
         lifted = replace(quota, limit=MAX_QUOTA)

@@ -120,3 +120,11 @@ def test_a_stack_config_quota_of_zero_moves_every_workload_off_that_region_and_a
     key = sorted(used)[0]
     constrained = _stack_plan("prod", quotas=[{"region": key[0], "accelerator": key[1], "limit": 0}])
     assert _usage(constrained, key) == 0
+
+
+def test_a_quota_of_zero_on_the_only_allowed_region_is_named():
+    only_east = profile(placement={"allowed_regions": ["aws:east"]}, **WIDE)
+    with pytest.raises(PlacementError) as error:
+        place_fleet([only_east], CATALOG, _settings(("aws:east", "L4", 0)))
+    first = error.value.diagnoses[0]
+    assert (first.constraint, first.current, first.nearest) == ("quota", 0, 6)
