@@ -18,13 +18,14 @@ The model (documented here because reviewers read the reasons it produces):
   Among equally good plans the one with the lowest traffic-weighted RTT wins, then the one with
   fewer regions.
 * Constraints: clouds, allowed/denied regions, data residency, HIPAA clouds, carbon cap,
-  on-demand/spot, ``min_regions``, ``max_replicas``, each workload's budget, the stack budget.
+  on-demand/spot, ``min_regions``, ``max_replicas``, failover capacity (:mod:`regions.failover`),
+  each workload's budget, accelerator quotas (:mod:`regions.quotas`), the stack budget.
 
 The solve is exact: :mod:`regions.columns` enumerates, per region and served set, every choice
-that is Pareto-optimal in (USD, objective); one MILP for the whole stack (HiGHS through SciPy,
-relative gap 0) picks at most one column per workload and region so that each geography is served
-once, opens a region (facility location: its fixed cost paid once) wherever a column uses it, and
-holds the stack budget against the whole bill.
+that is Pareto-optimal in (USD, objective, accelerators against each quota); one MILP for the
+whole stack (HiGHS through SciPy, relative gap 0) picks at most one column per workload and region
+so that each geography is served once, opens a region (facility location: its fixed cost paid
+once) wherever a column uses it, and holds every quota and the stack budget against the whole bill.
 """
 
 from __future__ import annotations
@@ -366,18 +367,17 @@ def _constraints(
         rows.append({var: 1.0, cloud_var[key.split(":", 1)[0]]: -1.0})
         lower.append(-np.inf)
         upper.append(0)
-    for q, quota in enumerate(problems[0].settings.quotas):
-        row = {
-            int(offsets[k]) + i: float(n)
-            for k, p in enumerate(problems)
-            for i, c in enumerate(p.columns)
-            for position, n in c.quota_use
-            if position == q
-        }
-        if row and q != skip_quota:
+    quota_rows: dict[int, dict[int, float]] = {}
+    for k, p in enumerate(problems):
+        for i, c in enumerate(p.columns):
+            for q, n in c.quota_use:
+                quota_rows.setdefault(q, {})[int(offsets[k]) + i] = float(n)
+    quotas = problems[0].settings.quotas
+    for q, row in sorted(quota_rows.items()):
+        if q != skip_quota:
             rows.append(row)
             lower.append(-np.inf)
-            upper.append(quota.limit)
+            upper.append(quotas[q].limit)
     if stack_budget is not None:
         whole = {int(offsets[k]) + i: c.monthly_usd for k, p in enumerate(problems) for i, c in enumerate(p.columns)}
         whole.update({n_columns + i: float(usd) for i, usd in enumerate(fixed.usd) if usd})

@@ -204,12 +204,6 @@ class StackConfig(_Model):
         """
         return field in self._secret_fields
 
-    @field_validator("quotas")
-    @classmethod
-    def _one_quota_each(cls, values: list[QuotaConfig]) -> list[QuotaConfig]:
-        _unique([f"{v.region} {v.accelerator}" for v in values], "region and accelerator")
-        return values
-
     def placement_settings(self, catalog: Catalog) -> PlacementSettings:
         """Placement settings with accelerator names canonicalised against the catalog.
 
