@@ -10,7 +10,7 @@ from regions.catalog import Catalog, UnknownName, load_catalog
 from regions.diagnosis import describe, stack_audience
 from regions.names import check_profile_names
 from regions.placement import PlacementError, place_fleet
-from tensorfleet.compose import FleetConfigError, compose_fleet, export_all
+from tensorfleet.fleet import FleetConfigError, compose_fleet, export_all
 from tensorfleet.program_config import read_stack_config_in_program
 from tensorfleet.stack_config import StackConfig, StackConfigInvalid
 from workloads.loading import ProfileError, load_profile

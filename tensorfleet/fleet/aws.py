@@ -1,10 +1,8 @@
-"""Turns a fleet plan into components and the stack's typed outputs (called by stacks/__main__.py)."""
+"""The AWS part of a stack: one AwsRegionFleet per region of the plan, the budgets and their home region."""
 
 from __future__ import annotations
 
 import difflib
-from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,68 +12,23 @@ import pulumi_aws as aws
 from components.aws import AwsRegionFleet, AwsRegionFleetArgs, ExistingNetwork, NodeGroupSpec
 from components.aws.kms import RegionKey, RegionKeyArgs
 from components.budget.aws import AwsBudgets, AwsBudgetsArgs, BudgetSpec
-from components.fleet import Workload, WorkloadArgs, WorkloadPlacementArgs
-from components.fleet.usage import UsageRecord
-from components.fleet.workload import placement_inputs
-from components.naming import email_key, keyed, principal_key
+from components.naming import email_key, principal_key
 from regions.catalog import Catalog, UnknownName
-from regions.explain import explain
-from regions.placement import FleetPlan, StagePlacement, WorkloadPlan
+from regions.placement import FleetPlan, StagePlacement
 from regions.residency import Residency, expand_residency
-from tensorfleet.outputs import SCHEMA_VERSION, PlacementOutput, StackOutputs
+from tensorfleet.fleet.base import BuiltFleet, FleetConfigError, keyed_config, rows_by_region, secret_if, stack_labels
 from tensorfleet.stack_config import AwsConfig, StackConfig
-from workloads.profiles import weights_gb
 
-__all__ = ["FleetConfigError", "compose_fleet", "export_all"]
-
-
-class FleetConfigError(ValueError):
-    """The plan needs configuration the stack does not have (e.g. an AWS account for AWS placements)."""
+__all__ = ["AwsFleet"]
 
 
-def compose_fleet(plan: FleetPlan, environment: str, config: StackConfig, catalog: Catalog) -> dict[str, Any]:
-    """Registers the workloads and their cloud fleets; returns the stack outputs (wire form).
+class AwsFleet:
+    """The AWS entry of the cloud registry."""
 
-    The AWS layout is checked first, so that bad config registers nothing.
-    """
-    layout = _aws_layout(plan, config, catalog)
-    UsageRecord("usage", plan.settings.fleet.usage)
-    workloads: dict[str, Any] = {}
-    for workload_plan in plan.workloads:
-        args = _workload_args(workload_plan)
-        Workload(workload_plan.profile.name, args)
-        workloads[workload_plan.profile.name] = _workload_output(args, workload_plan.profile.owner)
-    for profile in plan.gateway_only:
-        args = WorkloadArgs(
-            owner=profile.owner,
-            tenant=profile.tenant,
-            budget_monthly_usd=profile.budget.monthly_usd,
-            monthly_usd=0.0,
-            monthly_kgco2=0.0,
-            gateway_only=True,
-            hipaa=profile.compliance.hipaa,
-        )
-        Workload(profile.name, args)
-        workloads[profile.name] = _workload_output(args, profile.owner)
-    kg = plan.monthly_kgco2
-    outputs = StackOutputs.model_validate(
-        {
-            "schemaVersion": SCHEMA_VERSION,
-            "environment": environment,
-            "objective": plan.settings.objective,
-            "workloads": workloads,
-            "totals": {"monthlyUsd": round(plan.monthly_usd, 2), "monthlyKgco2": None if kg is None else round(kg, 3)},
-        }
-    ).model_dump(by_alias=True)
-    clusters, kubeconfigs = ({}, {}) if layout is None else _aws_fleet(layout, plan, environment, config, catalog)
-    # Kubeconfigs are exported on their own: a secret nested in ``clusters`` would make the whole
-    # map secret, and app teams need endpoints and names in the clear.
-    outputs["clusters"] = clusters
-    outputs["kubeconfigs"] = kubeconfigs
-    return outputs
+    cloud = "aws"
 
-
-# --- AWS ---------------------------------------------------------------------------------------
+    def prepare(self, plan: FleetPlan, config: StackConfig, catalog: Catalog) -> _AwsLayout | None:
+        return _aws_layout(plan, config, catalog)
 
 
 @dataclass(frozen=True)
@@ -92,24 +45,23 @@ class _AwsLayout:
     emails: dict[str, str]
     """Budget alert address per stable key (a digest of the address, never its position)."""
 
+    def build(self, plan: FleetPlan, environment: str, config: StackConfig, catalog: Catalog) -> BuiltFleet:
+        return _aws_fleet(self, plan, environment, config, catalog)
+
 
 def _aws_layout(plan: FleetPlan, config: StackConfig, catalog: Catalog) -> _AwsLayout | None:
     """The AWS regions of the plan and the home region; None when nothing is placed on AWS."""
-    rows_by_region: dict[str, list[StagePlacement]] = defaultdict(list)
-    for workload_plan in plan.workloads:
-        for row in workload_plan.rows:
-            if row.region.cloud == "aws":
-                rows_by_region[row.region.code].append(row)
-    if not rows_by_region:
+    by_region = rows_by_region(plan, "aws")
+    if not by_region:
         return None
     settings = _require_aws(config)
     _check_region_keys(settings, catalog)
     return _AwsLayout(
         settings=settings,
-        rows_by_region=dict(rows_by_region),
+        rows_by_region=by_region,
         home=_home_region(plan, settings.home_region, catalog),
-        admins=_keyed(settings.admin_principal_arns, principal_key, "tensorfleet:aws.admin_principal_arns"),
-        emails=_keyed(config.budget_alert_emails, email_key, "tensorfleet:budgetAlertEmails"),
+        admins=keyed_config(settings.admin_principal_arns, principal_key, "tensorfleet:aws.admin_principal_arns"),
+        emails=keyed_config(config.budget_alert_emails, email_key, "tensorfleet:budgetAlertEmails"),
     )
 
 
@@ -133,7 +85,7 @@ class _AwsInputs:
 
 def _aws_inputs(layout: _AwsLayout, secret: bool) -> _AwsInputs:
     def wrap(value: str) -> pulumi.Input[str]:
-        return _secret_if(secret, value)
+        return secret_if(secret, value)
 
     settings = layout.settings
     return _AwsInputs(
@@ -156,21 +108,9 @@ def _aws_inputs(layout: _AwsLayout, secret: bool) -> _AwsInputs:
     )
 
 
-def _secret_if(secret: bool, value: str) -> pulumi.Input[str]:
-    """The value as a Pulumi secret when its config key is secret, so every input made from it is one."""
-    return pulumi.Output.secret(value) if secret else value
-
-
-def _keyed(values: list[str], key: Callable[[str], str], config_key: str) -> dict[str, str]:
-    try:
-        return keyed(values, key)
-    except ValueError as exc:
-        raise FleetConfigError(f"{config_key}: {exc} (each entry names its own resources)") from None
-
-
 def _aws_fleet(
     layout: _AwsLayout, plan: FleetPlan, environment: str, config: StackConfig, catalog: Catalog
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> BuiltFleet:
     """One AwsRegionFleet per AWS region of the plan, plus the stack's budgets.
 
     Every input made from ``tensorfleet:aws`` or ``tensorfleet:costCentre`` is a Pulumi secret when
@@ -179,8 +119,7 @@ def _aws_fleet(
     """
     settings = layout.settings
     inputs = _aws_inputs(layout, config.is_secret("aws"))
-    cost_centre = _secret_if(config.is_secret("cost_centre"), config.cost_centre or "unassigned")
-    tags = {"environment": environment, "cost-centre": cost_centre, "managed-by": "tensorfleet"}
+    tags = stack_labels(environment, config)
     providers: dict[str, aws.Provider] = {}
 
     def provider(region: str) -> aws.Provider:
@@ -241,7 +180,7 @@ def _aws_fleet(
         kubeconfigs[f"aws:{region}"] = fleet.kubeconfig
     options = pulumi.ResourceOptions(providers={"aws": provider(layout.home)}, depends_on=depends)
     _aws_budgets(plan, environment, config, layout, inputs.account_id, options)
-    return clusters, kubeconfigs
+    return BuiltFleet(clusters, kubeconfigs)
 
 
 def _aws_budgets(
@@ -280,7 +219,7 @@ def _aws_budgets(
             account_id=account_id,
             key_arn=key_arn,
             budgets=tuple(budgets),
-            alert_emails={key: _secret_if(secret, address) for key, address in layout.emails.items()},
+            alert_emails={key: secret_if(secret, address) for key, address in layout.emails.items()},
         ),
         options,
     )
@@ -454,66 +393,3 @@ def _node_groups(
         takeover=True,
     )
     return [serving, takeover]
-
-
-def _workload_args(plan: WorkloadPlan) -> WorkloadArgs:
-    reasons = explain(plan)
-    stages = {stage.name: stage.model for stage in plan.profile.stages}
-    placements = tuple(
-        WorkloadPlacementArgs(
-            workload=plan.profile.name,
-            stage=row.choice.stage,
-            cloud=row.region.cloud,
-            region=row.region.code,
-            instance_type=row.choice.option.offering.instance_type,
-            accelerator=row.choice.option.offering.accelerator,
-            accelerator_count=row.choice.option.offering.accelerator_count,
-            capacity_type=row.choice.option.capacity,
-            nodes_min=row.choice.nodes_min,
-            nodes_desired=row.choice.nodes_desired,
-            nodes_max=row.choice.nodes_max,
-            accelerators_per_replica=row.choice.option.point.accelerators_per_replica,
-            replicas_per_node=row.choice.option.point.replicas_per_node,
-            batch=row.choice.option.point.batch,
-            hourly_usd=row.choice.option.usd_per_node_hour,
-            monthly_usd=row.choice.monthly_usd,
-            grid_gco2_per_kwh=row.region.grid_gco2_per_kwh,
-            monthly_kgco2=row.choice.monthly_kgco2,
-            reason=reasons[(row.region.key, row.choice.stage)],
-            weights_gb=weights_gb(stages[row.choice.stage]),
-            takeover_nodes=row.choice.takeover_nodes,
-        )
-        for row in plan.rows
-    )
-    profile = plan.profile
-    return WorkloadArgs(
-        owner=profile.owner,
-        tenant=profile.tenant,
-        budget_monthly_usd=profile.budget.monthly_usd,
-        monthly_usd=plan.monthly_usd,
-        monthly_kgco2=plan.monthly_kgco2,
-        placements=placements,
-        hipaa=profile.compliance.hipaa,
-        max_gco2_per_kwh=profile.carbon.max_gco2_per_kwh,
-    )
-
-
-def _workload_output(args: WorkloadArgs, owner: str) -> dict[str, Any]:
-    # Each placement output is the subset of the component's wire-form inputs that app teams need.
-    fields = [field.alias or name for name, field in PlacementOutput.model_fields.items()]
-    return {
-        "tenant": args.tenant,
-        "owner": owner,
-        "namespace": args.tenant,
-        "gatewayOnly": args.gateway_only,
-        "monthlyUsd": round(args.monthly_usd, 2),
-        "placements": [
-            {key: value for key, value in placement_inputs(p).items() if key in fields} for p in args.placements
-        ],
-    }
-
-
-def export_all(outputs: dict[str, Any]) -> None:
-    """Exports each top-level output (app teams read them by name)."""
-    for key, value in outputs.items():
-        pulumi.export(key, value)

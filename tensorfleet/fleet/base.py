@@ -1,0 +1,92 @@
+"""The seam between the plan and one cloud's fleet: each cloud checks its config, then builds.
+
+Every cloud's :class:`CloudFleet` is asked to ``prepare`` before any cloud builds, so a bad
+setting on one cloud registers nothing on any.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pulumi
+
+from components.naming import keyed
+from regions.catalog import Catalog
+from regions.placement import FleetPlan, StagePlacement
+from tensorfleet.stack_config import StackConfig
+
+__all__ = [
+    "BuiltFleet",
+    "CloudFleet",
+    "FleetConfigError",
+    "PreparedFleet",
+    "keyed_config",
+    "rows_by_region",
+    "secret_if",
+    "stack_labels",
+]
+
+
+class FleetConfigError(ValueError):
+    """The plan needs configuration the stack does not have (e.g. an AWS account for AWS placements)."""
+
+
+@dataclass
+class BuiltFleet:
+    """What one cloud's fleet exports, keyed by ``cloud:region``."""
+
+    clusters: dict[str, Any] = field(default_factory=dict)
+    kubeconfigs: dict[str, Any] = field(default_factory=dict)
+    """Pulumi secrets, exported apart from the clusters so the endpoints stay readable."""
+
+
+class PreparedFleet(Protocol):
+    """A cloud's part of the stack once its settings are checked; building it registers resources."""
+
+    def build(self, plan: FleetPlan, environment: str, config: StackConfig, catalog: Catalog) -> BuiltFleet: ...
+
+
+class CloudFleet(Protocol):
+    """One cloud's builder: a registry entry in :mod:`tensorfleet.fleet`."""
+
+    cloud: str
+
+    def prepare(self, plan: FleetPlan, config: StackConfig, catalog: Catalog) -> PreparedFleet | None:
+        """The checked layout of the cloud's part of ``plan``; None when nothing is placed there.
+
+        Raises:
+            FleetConfigError: the placements need settings the stack lacks or gets wrong.
+        """
+        ...
+
+
+def rows_by_region(plan: FleetPlan, cloud: str) -> dict[str, list[StagePlacement]]:
+    """Placement rows on ``cloud`` per region code, in plan order."""
+    rows: dict[str, list[StagePlacement]] = defaultdict(list)
+    for workload_plan in plan.workloads:
+        for row in workload_plan.rows:
+            if row.region.cloud == cloud:
+                rows[row.region.code].append(row)
+    return dict(rows)
+
+
+def secret_if(secret: bool, value: str) -> pulumi.Input[str]:
+    """The value as a Pulumi secret when its config key is secret, so every input made from it is one."""
+    return pulumi.Output.secret(value) if secret else value
+
+
+def keyed_config(values: list[str], key: Callable[[str], str], config_key: str) -> dict[str, str]:
+    """Each entry of a config list under its stable key (never its position)."""
+    try:
+        return keyed(values, key)
+    except ValueError as exc:
+        raise FleetConfigError(f"{config_key}: {exc} (each entry names its own resources)") from None
+
+
+def stack_labels(environment: str, config: StackConfig) -> dict[str, pulumi.Input[str]]:
+    """Cost-allocation labels every resource carries; the cost centre is a secret when its key is."""
+    cost_centre = secret_if(config.is_secret("cost_centre"), config.cost_centre or "unassigned")
+    return {"environment": environment, "cost-centre": cost_centre, "managed-by": "tensorfleet"}
