@@ -12,11 +12,22 @@ from typing import Any
 from pulumi_policy import PolicyProviderResource, PolicyResource
 
 from components.fleet.usage import USAGE_TYPE, usage_from_inputs
-from regions.bill import NODE_POOL_TYPES, PLACEMENT_TYPE, BilledResource, BillLine, bill, offerings_index
+from props import get
+from regions.bill import (
+    NODE_POOL_TYPES,
+    PLACEMENT_TYPE,
+    BilledResource,
+    BillLine,
+    bill,
+    gke_pool_nodes,
+    offerings_index,
+)
 from regions.catalog import Catalog, Offering, load_catalog
+from regions.gke import catalog_instance_type
 from regions.pricing import UsageAssumptions, load_price_book, node_hourly_usd, node_monthly_usd
 
 EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
 WORKLOAD = "tensorfleet:fleet:Workload"
 PLACEMENT = PLACEMENT_TYPE
 ACCELERATOR_POOL_TYPES = tuple(NODE_POOL_TYPES)
@@ -60,27 +71,10 @@ def pools(resources: Iterable[PolicyResource], catalog: Catalog | None = None) -
     index = offerings_index(catalog)
     found = []
     for resource in resources:
-        if resource.resource_type != EKS_NODE_GROUP:
-            continue
-        props = resource.props
-        instance_types = props.get("instanceTypes") or []
-        if not instance_types:
-            continue
-        region = provider_region(resource.provider)
-        scaling = props.get("scalingConfig") or {}
-        tags = props.get("tags") or {}
-        found.append(
-            Pool(
-                resource=resource,
-                cloud="aws",
-                region=region,
-                instance_type=instance_types[0],
-                desired_nodes=int(scaling.get("desiredSize") or 0),
-                spot=props.get("capacityType") == "SPOT",
-                workload=tags.get("workload"),
-                offering=index.get(("aws", region or "", instance_types[0])),
-            )
-        )
+        reader = _POOL_READERS.get(resource.resource_type)
+        pool = reader(resource, index) if reader is not None else None
+        if pool is not None:
+            found.append(pool)
     # Placements on clouds whose pools are not cloud resources yet still cost money once deployed.
     for resource in resources:
         props = resource.props
@@ -99,6 +93,58 @@ def pools(resources: Iterable[PolicyResource], catalog: Catalog | None = None) -
             )
         )
     return found
+
+
+def pool_labels(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The cost-allocation tags (AWS) or resource labels (GCP) of an accelerator pool's own inputs."""
+    if resource_type == GKE_NODE_POOL:
+        return get(props, "nodeConfig", "resourceLabels")
+    return get(props, "tags")
+
+
+def _eks_pool(resource: PolicyResource, index: Mapping[tuple[str, str, str], Offering]) -> Pool | None:
+    props = resource.props
+    instance_types = props.get("instanceTypes") or []
+    if not instance_types:
+        return None
+    region = provider_region(resource.provider)
+    scaling = props.get("scalingConfig") or {}
+    tags = props.get("tags") or {}
+    return Pool(
+        resource=resource,
+        cloud="aws",
+        region=region,
+        instance_type=instance_types[0],
+        desired_nodes=int(scaling.get("desiredSize") or 0),
+        spot=props.get("capacityType") == "SPOT",
+        workload=tags.get("workload"),
+        offering=index.get(("aws", region or "", instance_types[0])),
+    )
+
+
+def _gke_pool(resource: PolicyResource, index: Mapping[tuple[str, str, str], Offering]) -> Pool | None:
+    """A GKE node pool priced as its catalog offering: a multi-host TPU slice counts once per slice."""
+    props = resource.props
+    config = props.get("nodeConfig") or {}
+    machine_type = config.get("machineType")
+    if not isinstance(machine_type, str):
+        return None
+    region = provider_region(resource.provider)
+    instance_type, hosts = catalog_instance_type(machine_type, (props.get("placementPolicy") or {}).get("tpuTopology"))
+    return Pool(
+        resource=resource,
+        cloud="gcp",
+        region=region,
+        instance_type=instance_type,
+        desired_nodes=gke_pool_nodes(props) // hosts,
+        spot=bool(config.get("spot") or config.get("preemptible")),
+        workload=(config.get("resourceLabels") or {}).get("workload"),
+        offering=index.get(("gcp", region or "", instance_type)),
+    )
+
+
+_POOL_READERS = {EKS_NODE_GROUP: _eks_pool, GKE_NODE_POOL: _gke_pool}
+"""One reader per cloud's pool resource, from the pool's own inputs."""
 
 
 def stack_bill(resources: Iterable[PolicyResource], catalog: Catalog | None = None) -> list[BillLine]:

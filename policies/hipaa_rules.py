@@ -127,12 +127,60 @@ def _denies_plain_http(document: dict[str, Any] | None) -> bool:
     )
 
 
+def _gcp_key(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
+    rotation = known(resource.props, "rotationPeriod")
+    return [] if rotation is UNKNOWN or rotation else ["its key is never rotated (rotationPeriod)"]
+
+
+def _gke_cluster(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
+    props = resource.props
+    problems = []
+    state = known(props, "databaseEncryption", "state")
+    if state is not UNKNOWN and (state != "ENCRYPTED" or not present(props, "databaseEncryption", "keyName")):
+        problems.append("its secrets are not encrypted with a customer-managed key (databaseEncryption)")
+    private = known(props, "privateClusterConfig", "enablePrivateEndpoint")
+    if private is not UNKNOWN and private is not True:
+        problems.append("its control plane has a public endpoint (privateClusterConfig.enablePrivateEndpoint)")
+    nodes = known(props, "privateClusterConfig", "enablePrivateNodes")
+    if nodes is not UNKNOWN and nodes is not True:
+        problems.append("its nodes have public addresses (privateClusterConfig.enablePrivateNodes)")
+    components = known(props, "loggingConfig", "enableComponents")
+    if components is not UNKNOWN and "APISERVER" not in (components or []):
+        problems.append(f"API server audit logs are off (loggingConfig.enableComponents is {sorted(components or [])})")
+    return problems
+
+
+def _gke_node_pool(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
+    if present(resource.props, "nodeConfig", "bootDiskKmsKey"):
+        return []
+    return ["its boot disks are not encrypted with a customer-managed key (nodeConfig.bootDiskKmsKey)"]
+
+
+def _gcs_bucket(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
+    # Cloud Storage serves only HTTPS: TLS needs no setting.
+    props = resource.props
+    problems = []
+    if not present(props, "encryption", "defaultKmsKeyName"):
+        problems.append("it has no default customer-managed key (encryption.defaultKmsKeyName)")
+    prevention = known(props, "publicAccessPrevention")
+    if prevention is not UNKNOWN and prevention != "enforced":
+        problems.append("public access is not prevented (publicAccessPrevention must be enforced)")
+    uniform = known(props, "uniformBucketLevelAccess")
+    if uniform is not UNKNOWN and uniform is not True:
+        problems.append("object ACLs are on (uniformBucketLevelAccess must be true)")
+    return problems
+
+
 _CHECKS: dict[str, Check] = {
     "aws:kms/key:Key": _key,
     "aws:eks/cluster:Cluster": _cluster,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "aws:s3/bucket:Bucket": _bucket,
     "aws:sns/topic:Topic": _topic,
+    "gcp:kms/cryptoKey:CryptoKey": _gcp_key,
+    "gcp:container/cluster:Cluster": _gke_cluster,
+    "gcp:container/nodePool:NodePool": _gke_node_pool,
+    "gcp:storage/bucket:Bucket": _gcs_bucket,
 }
 
 

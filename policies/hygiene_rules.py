@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -21,36 +22,54 @@ from props import get
 REQUIRED_RESOURCE_TAGS = ("workload", "tenant")
 """On every accelerator pool: which workload and tenant its cost belongs to."""
 REQUIRED_PROVIDER_TAGS = ("environment", "cost-centre")
-"""Default tags of every AWS provider: every resource of the region carries them."""
-BUDGET_TYPES = ("aws:budgets/budget:Budget",)
+"""Default tags (AWS) or labels (GCP) of every provider: every resource of the region carries them."""
+BUDGET_TYPES = ("aws:budgets/budget:Budget", "gcp:billing/budget:Budget")
 
 
 def validate_cost_allocation_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """Accelerator pools carry workload and tenant tags; providers default-tag environment and cost centre."""
     config = args.get_config()
     if args.resource_type in fleet_facts.ACCELERATOR_POOL_TYPES:
-        tags = get(args.props, "tags") or {}  # unknown in preview: the analyzer reports the rule as not runnable
+        # unknown in preview: the analyzer reports the rule as not runnable
+        tags = fleet_facts.pool_labels(args.resource_type, args.props) or {}
         missing = [t for t in config.get("resourceTags", REQUIRED_RESOURCE_TAGS) if not tags.get(t)]
         if missing:
             report_violation(f"accelerator pool '{args.name}' lacks the cost-allocation tag(s) {missing}; "
                              f"its spend cannot be attributed (tags: {sorted(tags)})")  # fmt: skip
-    elif args.resource_type == "pulumi:providers:aws":
-        raw = get(args.props, "defaultTags")
-        tags = (json.loads(raw) if isinstance(raw, str) else raw or {}).get("tags") or {}
+    elif args.resource_type in ("pulumi:providers:aws", "pulumi:providers:gcp"):
+        tags = _provider_tags(args.resource_type, args.props)
         missing = [t for t in config.get("providerTags", REQUIRED_PROVIDER_TAGS) if not tags.get(t)]
         if missing:
             report_violation(f"provider '{args.name}' does not default-tag {missing}; resources it creates "
                              "cannot be filtered in budgets and cost reports")  # fmt: skip
 
 
+def _provider_tags(resource_type: str, props: Any) -> dict[str, Any]:
+    """An AWS provider's ``defaultTags.tags`` or a GCP provider's ``defaultLabels`` (JSON strings in
+    provider inputs)."""
+    key = "defaultTags" if resource_type == "pulumi:providers:aws" else "defaultLabels"
+    raw = get(props, key)
+    value = json.loads(raw) if isinstance(raw, str) else raw or {}
+    return (value.get("tags") if key == "defaultTags" else value) or {}
+
+
 def validate_budget_alarm_required(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """Any accelerator capacity implies at least one budget alarm in the same stack."""
+    """Accelerator capacity on a cloud implies a budget alarm on that cloud in the same stack."""
     pools = fleet_facts.pools(args.resources)
     if not pools:
         args.not_applicable("the stack has no accelerator capacity")
-    if not any(r.resource_type in BUDGET_TYPES for r in args.resources):
-        names = ", ".join(sorted(p.resource.name for p in pools)[:3])
-        report_violation(f"the stack runs {len(pools)} accelerator pool(s) ({names}) but has no budget alarm")
+    budgeted = {r.resource_type.split(":", 1)[0] for r in args.resources if r.resource_type in BUDGET_TYPES}
+    # A cloud whose pools the stack builds needs budgets of its own; placements on a cloud it does
+    # not build yet count against any budget of the stack.
+    needed = {p.cloud if p.cloud in fleet_facts.REALISED_CLOUDS else "any" for p in pools}
+    if budgeted:
+        needed.discard("any")
+    for cloud in sorted(needed - budgeted):
+        unbudgeted = [p for p in pools if cloud == "any" or p.cloud == cloud]
+        names = ", ".join(sorted(p.resource.name for p in unbudgeted)[:3])
+        where = "" if cloud == "any" else f" on {cloud}"
+        report_violation(f"the stack runs {len(unbudgeted)} accelerator pool(s){where} ({names}) "
+                         f"but has no{where.replace(' on', '')} budget alarm")  # fmt: skip
 
 
 cost_allocation_tags = ResourceValidationPolicy(
@@ -80,7 +99,7 @@ cost_allocation_tags = ResourceValidationPolicy(
 
 budget_alarm_required = StackValidationPolicy(
     name="budget-alarm-required",
-    description="A stack with accelerator capacity has at least one budget alarm.",
+    description="A stack with accelerator capacity on a cloud has a budget alarm on that cloud.",
     validate=validate_budget_alarm_required,
     enforcement_level=EnforcementLevel.ADVISORY,
     config_schema=PolicyConfigSchema(properties={}),  # only the enforcement level is configurable

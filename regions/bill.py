@@ -21,6 +21,7 @@ from typing import Any
 
 from regions.catalog import Catalog, Offering
 from regions.footprint import FleetLayout, cloud_items, node_items, region_items, stage_items
+from regions.gke import catalog_instance_type
 from regions.pricing import HOURS_PER_MONTH, PriceBook, UnpricedItem, UsageAssumptions, node_hourly_usd
 
 __all__ = [
@@ -29,12 +30,14 @@ __all__ = [
     "BillLine",
     "BilledResource",
     "bill",
+    "gke_pool_nodes",
     "offerings_index",
     "total_usd",
 ]
 
 PLACEMENT_TYPE = "tensorfleet:fleet:WorkloadPlacement"
-NODE_POOL_TYPES = {"aws:eks/nodeGroup:NodeGroup": "aws"}
+_GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
+NODE_POOL_TYPES = {"aws:eks/nodeGroup:NodeGroup": "aws", _GKE_NODE_POOL: "gcp"}
 """Accelerator node pools as cloud resources, and their cloud."""
 _LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
@@ -116,7 +119,11 @@ class _Context:
             r.urn for r in {(r.inputs["cloud"], r.inputs["region"]): r for r in reversed(planned)}.values()
         }
         self.opens_cloud = {r.urn for r in {r.inputs["cloud"]: r for r in reversed(planned)}.values()}
+        self.gke_nodes: dict[str | None, int] = {}
+        """Nodes of the GKE pools per region: each is a VM behind the region's Cloud NAT."""
         for r in resources:
+            if r.type == _GKE_NODE_POOL:
+                self.gke_nodes[r.region] = self.gke_nodes.get(r.region, 0) + gke_pool_nodes(r.inputs)
             if r.type in NODE_POOL_TYPES:
                 self.pools_by_parent.setdefault(r.parent, []).append(r)
             elif r.type == PLACEMENT_TYPE and r.inputs.get("weightsGb") is not None:
@@ -241,12 +248,75 @@ def _kms_key(context: _Context, resource: BilledResource) -> list[BillLine]:
 
 def _s3_bucket(context: _Context, resource: BilledResource) -> list[BillLine]:
     """The model weights of every stage placed in the bucket's region, in as many versions as kept."""
+    return _artifact_storage(context, resource, "s3_standard_storage")
+
+
+def _artifact_storage(context: _Context, resource: BilledResource, item: str) -> list[BillLine]:
     assert resource.cloud is not None and resource.region is not None
     stages = context.weights_gb.get((resource.cloud, resource.region), {})
     versions = context.usage.artifact_versions
     gb = sum(stages.values()) * versions
     assumption = f"weights of {len(stages)} model(s) placed in the region, {versions} version(s) each"
-    return [context.line(resource, "s3_standard_storage", gb, assumption)]
+    return [context.line(resource, item, gb, assumption)]
+
+
+def gke_pool_nodes(inputs: Mapping[str, Any]) -> int:
+    """Nodes a GKE pool starts with: ``initialNodeCount`` is per zone of ``nodeLocations``."""
+    return int(inputs.get("initialNodeCount") or 0) * max(1, len(inputs.get("nodeLocations") or ()))
+
+
+def _gke_node_pool(context: _Context, resource: BilledResource) -> list[BillLine]:
+    """The pool's nodes (a multi-host TPU slice priced whole, shared by its hosts) and their boot disks."""
+    inputs = resource.inputs
+    config = inputs.get("nodeConfig") or {}
+    machine_type = config.get("machineType")
+    if not machine_type:
+        return []
+    topology = (inputs.get("placementPolicy") or {}).get("tpuTopology")
+    instance_type, hosts = catalog_instance_type(machine_type, topology)
+    nodes = gke_pool_nodes(inputs)
+    capacity = "spot" if config.get("spot") or config.get("preemptible") else "on-demand"
+    workload = (config.get("resourceLabels") or {}).get("workload")
+    lines = [context.nodes(resource, instance_type, nodes // hosts, capacity, workload)]
+    disk = _GKE_DISK_ITEMS.get(str(config.get("diskType", "pd-balanced")))
+    if disk is not None:
+        gb = float(config.get("diskSizeGb") or 100) * nodes
+        lines.append(context.line(resource, disk, gb, workload=workload))
+    return lines
+
+
+_GKE_DISK_ITEMS = {"pd-balanced": "pd_balanced", "pd-ssd": "pd_ssd"}
+"""Boot disk types with a priced item (GKE's default size is 100 GB)."""
+
+
+def _gke_cluster(context: _Context, resource: BilledResource) -> list[BillLine]:
+    lines = [context.line(resource, "gke_cluster_management", HOURS_PER_MONTH)]
+    if (resource.inputs.get("loggingConfig") or {}).get("enableComponents"):
+        gb = context.usage.control_plane_log_gb_per_cluster_month
+        lines.append(
+            context.line(resource, "cloud_logging_ingestion", gb, f"{gb:g} GB of control-plane logs per cluster-month")
+        )
+    return lines
+
+
+def _cloud_nat(context: _Context, resource: BilledResource) -> list[BillLine]:
+    """Data the gateway processes, and the hourly charge of each node VM behind it (every GKE node
+    of the region: Cloud NAT caps that charge at 32 VMs, so counting each is an upper bound)."""
+    gb = context.usage.nat_gb_per_gateway_month
+    nodes = context.gke_nodes.get(resource.region, 0)
+    return [
+        context.line(resource, "cloud_nat_data", gb, f"{gb:g} GB processed per gateway-month"),
+        context.line(resource, "cloud_nat_gateway", nodes * HOURS_PER_MONTH, f"{nodes} node VM(s) behind the gateway"),
+    ]
+
+
+def _gcp_kms_key(context: _Context, resource: BilledResource) -> list[BillLine]:
+    return [context.line(resource, "kms_key_version", 1.0)]
+
+
+def _gcs_bucket(context: _Context, resource: BilledResource) -> list[BillLine]:
+    """The model weights of every stage placed in the bucket's region, in as many versions as kept."""
+    return _artifact_storage(context, resource, "gcs_standard_storage")
 
 
 def _placement(context: _Context, resource: BilledResource) -> list[BillLine]:
@@ -283,6 +353,11 @@ _RULES: dict[str, Callable[[_Context, BilledResource], list[BillLine]]] = {
     "aws:ec2/eip:Eip": _public_ipv4,
     "aws:kms/key:Key": _kms_key,
     "aws:s3/bucket:Bucket": _s3_bucket,
+    _GKE_NODE_POOL: _gke_node_pool,
+    "gcp:container/cluster:Cluster": _gke_cluster,
+    "gcp:compute/routerNat:RouterNat": _cloud_nat,
+    "gcp:kms/cryptoKey:CryptoKey": _gcp_kms_key,
+    "gcp:storage/bucket:Bucket": _gcs_bucket,
     PLACEMENT_TYPE: _placement,
 }
 

@@ -144,7 +144,8 @@ class Offering:
     confidence: str
     """``high``, ``medium`` or ``low`` as rated by the data README."""
     zones: tuple[str, ...] = ()
-    """AWS: availability-zone IDs that offer the instance type (``aws_az_offerings.csv``). Empty elsewhere."""
+    """Zones that offer the node shape: AWS availability-zone IDs (``aws_az_offerings.csv``), GCP zone
+    names (``gcp_zone_offerings.csv``). Empty for Azure."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,8 @@ class Catalog:
     specs: dict[str, AcceleratorSpec]
     excluded: tuple[ExcludedRow, ...]
     zones: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Availability-zone IDs per region key, where the data knows them (AWS)."""
+    """Zones per region key, where the data knows them: every AWS AZ ID of the region; for GCP, the
+    zone names that the region's offerings name (the data has no region-wide GCP zone list)."""
 
     def region(self, cloud: str, code: str) -> Region:
         """Returns a region or raises UnknownName naming the closest known codes."""
@@ -219,21 +221,25 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
     pue = {row["cloud"]: _num(row, "pue", "pue.csv", i) for i, row in _rows(data_dir / "pue.csv")}
     regions = _read_regions(data_dir, pue)
     spot_savings = _read_spot_advisor(data_dir / "aws_spot_advisor.csv")
-    offered_in, region_zones = _read_aws_zones(data_dir / "aws_az_offerings.csv")
+    aws_offered_in, region_zones = _read_aws_zones(data_dir / "aws_az_offerings.csv")
+    offered_in = {"aws": aws_offered_in, "gcp": _read_gcp_zones(data_dir / "gcp_zone_offerings.csv")}
     partitions = _read_partitions(data_dir / "gpu_partitions.csv")
     offerings: list[Offering] = []
     excluded: list[ExcludedRow] = []
     for line, row in _rows(data_dir / "accelerators.csv"):
         reason = _exclusion_reason(row, regions) or partitions.get((row["cloud"], row["instance_type"]))
-        zones = offered_in.get((row["instance_type"], row["region"]), ())
-        if not reason and row["cloud"] == "aws":
-            reason = _aws_reason(row, specs, zones)
+        zones = offered_in.get(row["cloud"], {}).get((row["instance_type"], row["region"]), ())
+        reason = reason or _zone_reason(row, specs, zones)
         if reason:
             excluded.append(ExcludedRow(row["cloud"], row["region"], row["instance_type"], reason))
             continue
         offerings.append(replace(_offering(row, line, specs, spot_savings), zones=zones))
     return Catalog(
-        offerings=tuple(offerings), regions=regions, specs=specs, excluded=tuple(excluded), zones=region_zones
+        offerings=tuple(offerings),
+        regions=regions,
+        specs=specs,
+        excluded=tuple(excluded),
+        zones={**region_zones, **_gcp_region_zones(offerings)},
     )
 
 
@@ -319,10 +325,37 @@ def _read_aws_zones(path: Path) -> tuple[dict[tuple[str, str], tuple[str, ...]],
     )
 
 
+def _read_gcp_zones(path: Path) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(machine or TPU type, region) -> names of the zones that offer it."""
+    offered: dict[tuple[str, str], list[str]] = {}
+    for _, row in _rows(path):
+        offered.setdefault((row["instance_type"], row["region"]), []).append(row["zone"])
+    return {key: tuple(sorted(zones)) for key, zones in offered.items()}
+
+
+def _gcp_region_zones(offerings: Iterable[Offering]) -> dict[str, tuple[str, ...]]:
+    """Region key -> every zone a GCP offering of the region names (the data lists no other GCP zones)."""
+    zones: dict[str, set[str]] = {}
+    for o in offerings:
+        if o.cloud == "gcp":
+            zones.setdefault(f"gcp:{o.region}", set()).update(o.zones)
+    return {key: tuple(sorted(names)) for key, names in zones.items()}
+
+
 def accelerator_vendor(accelerator: str, specs: dict[str, AcceleratorSpec]) -> str | None:
     """The chip's vendor: from its spec row, else from the dated table above; None if unknown."""
     spec = specs.get(accelerator)
     return spec.vendor if spec else _VENDOR_WITHOUT_SPEC.get(accelerator)
+
+
+def _zone_reason(row: dict[str, str], specs: dict[str, AcceleratorSpec], zones: tuple[str, ...]) -> str | None:
+    """Why a row that passed the cloud-neutral checks still cannot be placed, for clouds with zone data."""
+    if row["cloud"] == "aws":
+        return _aws_reason(row, specs, zones)
+    if row["cloud"] == "gcp" and not zones:
+        # A GKE node pool lists its node locations; without a zone that offers the type there is none to list.
+        return "no zone offers it in SkyPilot's GCP catalog (gcp_zone_offerings.csv); a node pool needs one"
+    return None
 
 
 def _aws_reason(row: dict[str, str], specs: dict[str, AcceleratorSpec], zones: tuple[str, ...]) -> str | None:

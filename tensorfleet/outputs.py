@@ -65,7 +65,9 @@ class Totals(_Wire):
     monthly_usd: float
     """The stack's whole monthly bill as the planner counts it: nodes, their disks, storage, and each
     opened region's fixed costs (plan.json ``totals.monthly_usd``)."""
-    monthly_kgco2: float | None
+    monthly_kgco2: float | None = None
+    """None where a placed chip's power is unpublished (its carbon unknown); Pulumi drops null
+    outputs, so a reader sees the field missing."""
 
 
 class ClusterOutput(_Wire):
@@ -79,6 +81,14 @@ class ClusterOutput(_Wire):
     artifact_bucket: str
     node_groups: dict[str, str]
     """Node group (or node pool) name per ``workload/stage``."""
+    project: str | None = None
+    """GCP: the project of the cluster."""
+    workload_identity_pool: str | None = None
+    """GCP: the Workload Identity pool (``<project>.svc.id.goog``) Kubernetes service accounts use."""
+    resource_group: str | None = None
+    """Azure: the resource group of the cluster."""
+    oidc_issuer_url: str | None = None
+    """Azure: the cluster's OIDC issuer for workload identity federation."""
 
 
 class StackOutputs(_Wire):

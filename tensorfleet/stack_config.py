@@ -136,18 +136,77 @@ class AwsConfig(_Model):
     @field_validator("public_access_cidrs")
     @classmethod
     def _narrow_cidrs(cls, values: list[str]) -> list[str]:
-        networks = [_ipv4_network(v) for v in values]
-        for network in networks:
-            if network.prefixlen < 8:
-                raise ValueError(
-                    f"{network} opens the cluster API to a large part of the internet; list your own ranges"
-                )
-        return _unique([str(n) for n in networks], "CIDR")
+        return _api_cidrs(values)
 
     @field_validator("admin_principal_arns")
     @classmethod
     def _unique_principals(cls, values: list[str]) -> list[str]:
         return _unique(values, "principal")
+
+
+GcpRegionCode = Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+[0-9]{1,2}$")]
+"""A GCP region code, e.g. ``us-central1``."""
+
+
+class ExistingGcpNetworkConfig(_Model):
+    network: Annotated[
+        str, Field(pattern=r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/networks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+    ]
+    """``projects/<project>/global/networks/<name>``."""
+    subnetwork: Annotated[
+        str,
+        Field(
+            pattern=r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/regions/[a-z0-9-]+/subnetworks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+        ),
+    ]
+    """``projects/<project>/regions/<region>/subnetworks/<name>``, in the region it is given for."""
+    pod_range: Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")]
+    """The subnetwork's secondary range for pods."""
+    service_range: Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")]
+    """The subnetwork's secondary range for services."""
+
+
+class GcpConfig(_Model):
+    """Settings for every GCP placement of the stack."""
+
+    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+    """The project every GCP resource of the stack goes in (one explicit provider per region)."""
+    project_number: Annotated[str, Field(pattern=r"^[0-9]{6,20}$")]
+    """The project's number: it names the service agents granted the region keys, and scopes the budgets."""
+    billing_account: Annotated[str, Field(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")]
+    """The Cloud Billing account the budgets belong to (its currency must be USD)."""
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    """GKE release channel: GKE upgrades control planes and nodes within it. Default: REGULAR."""
+    node_cidr: str = "10.64.0.0/20"
+    """Node range of every tensorfleet subnetwork (one network per region; not peered)."""
+    pod_cidr: str = "10.68.0.0/14"
+    service_cidr: str = "10.72.0.0/20"
+    public_access_cidrs: Annotated[list[str], Field(max_length=50)] = Field(default_factory=list)
+    """Outside production: IPv4 CIDRs allowed to reach a public control-plane endpoint (GKE
+    authorised networks). Default: none (private)."""
+    existing_networks: dict[GcpRegionCode, ExistingGcpNetworkConfig] = Field(default_factory=dict)
+    """Bring-your-own network per region code; tensorfleet creates no network there."""
+    reservations: dict[
+        GcpRegionCode, dict[str, Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")]]
+    ] = Field(default_factory=dict)
+    """Compute Engine reservations you hold: region -> machine type (or Cloud TPU type) -> reservation
+    name. On-demand pools of that type in that region consume it. Default: none."""
+    gpu_driver: Literal["cloud", "operator"] = "cloud"
+    """Who installs NVIDIA drivers on GPU pools: GKE's managed driver (``cloud``) or the serving
+    layer's GPU operator (``operator``); never both. Default: cloud."""
+
+    @field_validator("node_cidr", "pod_cidr", "service_cidr")
+    @classmethod
+    def _private_range(cls, value: str) -> str:
+        network = _ipv4_network(value)
+        if not network.is_private:
+            raise ValueError(f"must be a private (RFC 1918) IPv4 range, got {network}")
+        return str(network)
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _narrow_cidrs(cls, values: list[str]) -> list[str]:
+        return _api_cidrs(values)
 
 
 class StackConfig(_Model):
@@ -178,6 +237,8 @@ class StackConfig(_Model):
     """Production: private cluster endpoints, protected keys, clusters and buckets. Default: no."""
     aws: AwsConfig | None = None
     """Required when any workload is placed on AWS."""
+    gcp: GcpConfig | None = None
+    """Required when any workload is placed on GCP."""
     budget_alert_emails: Annotated[list[Email], Field(max_length=50)] = Field(default_factory=list)
     """Who receives budget alerts (each confirms the subscription by email; each address once,
     compared case-insensitively). Default: nobody."""
@@ -247,6 +308,15 @@ def _ipv4_network(value: str) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(value)
     except ValueError as exc:
         raise ValueError(f"expected an IPv4 CIDR such as 203.0.113.0/24: {exc}") from None
+
+
+def _api_cidrs(values: list[str]) -> list[str]:
+    """CIDRs allowed to reach a cluster API: IPv4, each once, none wider than a /8."""
+    networks = [_ipv4_network(v) for v in values]
+    for network in networks:
+        if network.prefixlen < 8:
+            raise ValueError(f"{network} opens the cluster API to a large part of the internet; list your own ranges")
+    return _unique([str(n) for n in networks], "CIDR")
 
 
 def _unique(values: list[str], what: str) -> list[str]:

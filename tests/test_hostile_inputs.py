@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from tensorfleet import engine
 from tensorfleet.cli import EXIT_INTERNAL, MAX_MESSAGE, main
 from tensorfleet.engine import PROJECT_ROOT
+from tensorfleet.stack_config import CONFIG_KEYS, StackConfig
 
 PROFILE_EXAMPLES = 2000
 STACK_EXAMPLES = 300
@@ -139,6 +140,21 @@ def known_bad_replacement(old: Any, new: Any) -> bool:
     return isinstance(old, str) and (is_number(new) or isinstance(new, (bool, list, dict)))
 
 
+def _optional(key: str) -> bool:
+    """True for a config key whose field defaults to None."""
+    field = CONFIG_KEYS.get(key.removeprefix("tensorfleet:"))
+    return field is not None and StackConfig.model_fields[field].default is None
+
+
+def _json_number(text: str) -> bool:
+    """True for text a JSON parser reads as a finite number."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    return is_number(value) and math.isfinite(value)
+
+
 def dump(document: Any) -> str:
     # allow_unicode keeps text as written; YAML spells non-finite floats .nan/.inf, as a user would.
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=10**6)
@@ -231,7 +247,12 @@ def hostile_stack(draw: st.DrawFn) -> tuple[bytes, bool]:
         # so `costCentre: 4711` is the string "4711" in both paths.
         text_key = len(path) == 1 and path[0] == "tensorfleet:costCentre"
         scalar = is_number(new) or isinstance(new, bool)
-        return dump(document).encode(), known_bad_replacement(old, new) and not (text_key and scalar)
+        # Likewise `carbonPriceUsdPerTonne: "12"` reaches the program as the text 12, a number.
+        numeric_text = len(path) == 1 and is_number(old) and isinstance(new, str) and _json_number(new)
+        # An optional key set to null is the key unset (`budgetMonthlyUsd: null`: no stack budget).
+        unset = len(path) == 1 and new is None and _optional(path[0])
+        exempt = (text_key and scalar) or numeric_text or unset
+        return dump(document).encode(), known_bad_replacement(old, new) and not exempt
     if kind == "unknown-key":
         key = draw(st.sampled_from(["tensorfleet:budget", "tensorfleet:Objective", "tensorfleet:aws_region"]))
         config[key] = draw(st.sampled_from(["x", 1, True]))

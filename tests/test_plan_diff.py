@@ -17,7 +17,15 @@ from tensorfleet.report import build_plan, render_markdown, render_table
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "tensorfleet" / "schema" / "plan.v1.json").read_text())
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
-PROTECTED_TYPES = {"aws:eks/cluster:Cluster", "aws:kms/key:Key", "aws:s3/bucket:Bucket"}
+PROTECTED_TYPES = {
+    "aws:eks/cluster:Cluster",
+    "aws:kms/key:Key",
+    "aws:s3/bucket:Bucket",
+    "gcp:container/cluster:Cluster",
+    "gcp:kms/keyRing:KeyRing",
+    "gcp:kms/cryptoKey:CryptoKey",
+    "gcp:storage/bucket:Bucket",
+}
 UNKNOWN, SECRET = "[unknown until deployed]", "[secret]"
 
 
@@ -129,7 +137,7 @@ def test_a_price_change_that_empties_a_region_flags_its_protected_cluster_key_an
     assert not [p for p in head["placements"] if p["region"] == region]
     changes = diff_plans(base, head)
     doomed = _in_region(base, region, PROTECTED_TYPES)
-    assert {r["type"] for r in doomed.values()} == PROTECTED_TYPES
+    assert {r["type"] for r in doomed.values()} == {t for t in PROTECTED_TYPES if t.startswith("aws:")}
     assert set(doomed) <= {c.urn for c in changes.protected if c.kind == "delete"}
     assert set(doomed) <= set(changes.to_json()["protected"])
 

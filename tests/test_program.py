@@ -29,11 +29,12 @@ def test_one_component_per_workload_and_placement(prod_run):
     for reg in prod_run.registrations:
         by_type.setdefault(reg.type, []).append(reg)
     assert {WORKLOAD, PLACEMENT} <= set(by_type)
-    assert all(t.startswith(("tensorfleet:", "aws:", "pulumi:providers:")) for t in by_type)
+    assert all(t.startswith(("tensorfleet:", "aws:", "gcp:", "pulumi:providers:")) for t in by_type)
     assert sorted(r.name for r in by_type[WORKLOAD]) == [
         "chat-assistant",
         "content-moderation",
         "diagnostic-imaging",
+        "document-summaries",
         "recommendation-embeddings",
         "support-triage",
     ]
@@ -173,6 +174,49 @@ def test_profile_edits_and_price_refreshes_rename_nothing(prod_run, monkeypatch)
             },
             "tensorfleet:quotas: two entries name the same region and accelerator",
             id="quota-twice",
+        ),
+        pytest.param(
+            {"gcp": None}, "workloads are placed on GCP but tensorfleet:gcp is not configured", id="gcp-missing"
+        ),
+        pytest.param(
+            {
+                "gcp": {
+                    "project": "acme-ml-dev",
+                    "project_number": "123456789012",
+                    "billing_account": "012345-6789AB-CDEF01",
+                    "reservations": {"us-east4": {"a3-highgpu-9g": "r1"}},
+                }
+            },
+            "tensorfleet:gcp.reservations.us-east4.a3-highgpu-9g: no accelerator instance type of that name is offered "
+            "in us-east4; did you mean",
+            id="gcp-reservation-typo",
+        ),
+        pytest.param(
+            {
+                "gcp": {
+                    **{
+                        "project": "acme-ml-dev",
+                        "project_number": "123456789012",
+                        "billing_account": "012345-6789AB-CDEF01",
+                    },
+                    "existing_networks": {
+                        "us-east4": {
+                            "network": "projects/acme-net/global/networks/shared",
+                            "subnetwork": "projects/acme-net/regions/us-east1/subnetworks/ml",
+                            "pod_range": "pods",
+                            "service_range": "services",
+                        }
+                    },
+                }
+            },
+            "tensorfleet:gcp.existing_networks.us-east4.subnetwork: "
+            "'projects/acme-net/regions/us-east1/subnetworks/ml' is not in us-east4",
+            id="gcp-network-elsewhere",
+        ),
+        pytest.param(
+            {"gcp": {"project": "acme-ml-dev", "project_number": "12a", "billing_account": "012345-6789AB-CDEF01"}},
+            "tensorfleet:gcp.project_number: String should match pattern",
+            id="gcp-project-number",
         ),
     ],
 )

@@ -67,3 +67,26 @@ def test_a_node_adds_its_root_disk_as_the_planner_counts_it(stack):
     for region, count in nodes.items():
         usd = sum(b["monthly_usd"] for b in disks if b["region"] == region)
         assert usd == pytest.approx(count * footprint.per_node(f"aws:{region}"), abs=0.01), region
+
+
+def test_each_gcp_region_costs_what_the_planner_counts(stack):
+    """A GCP region's built resources cost what the planner charged: its fixed cost (cluster fee,
+    logs, key, NAT data) once, and per node its boot disk and Cloud NAT VM charge."""
+    _, _, _, plan = stack
+    footprint = footprint_of(load_catalog(), FleetLayout(usage=UsageAssumptions()))
+    per_node_items = {"pd_balanced", "cloud_nat_gateway"}
+    fixed: dict[str, float] = defaultdict(float)
+    per_node: dict[str, float] = defaultdict(float)
+    for line in plan["bill"]:
+        if line["cloud"] != "gcp" or line["unit"] == "node-hour" or line["type"] == "gcp:storage/bucket:Bucket":
+            continue
+        (per_node if line["item"] in per_node_items else fixed)[line["region"]] += line["monthly_usd"]
+    nodes: dict[str, int] = defaultdict(int)
+    for placement in plan["placements"]:
+        if placement["cloud"] == "gcp":
+            nodes[placement["region"]] += placement["nodes"]["desired"]
+    assert fixed and set(fixed) == set(nodes), "the example stacks build every GCP region they place in"
+    for region, usd in fixed.items():
+        assert usd == pytest.approx(footprint.region_fixed(f"gcp:{region}"), abs=0.01), region
+        assert per_node[region] == pytest.approx(nodes[region] * footprint.per_node(f"gcp:{region}"), abs=0.01)
+    assert not [b for b in plan["bill"] if b["cloud"] == "gcp" and "not built" in (b.get("assumption") or "")]

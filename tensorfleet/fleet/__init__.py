@@ -16,13 +16,14 @@ from regions.catalog import Catalog
 from regions.placement import FleetPlan
 from tensorfleet.fleet.aws import AwsFleet
 from tensorfleet.fleet.base import CloudFleet, FleetConfigError
+from tensorfleet.fleet.gcp import GcpFleet
 from tensorfleet.fleet.workloads import gateway_only_args, workload_args, workload_output
 from tensorfleet.outputs import SCHEMA_VERSION, StackOutputs
 from tensorfleet.stack_config import StackConfig
 
 __all__ = ["CLOUD_FLEETS", "FleetConfigError", "compose_fleet", "export_all"]
 
-CLOUD_FLEETS: tuple[CloudFleet, ...] = (AwsFleet(),)
+CLOUD_FLEETS: tuple[CloudFleet, ...] = (AwsFleet(), GcpFleet())
 
 
 def compose_fleet(plan: FleetPlan, environment: str, config: StackConfig, catalog: Catalog) -> dict[str, Any]:

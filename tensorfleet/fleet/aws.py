@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -13,10 +12,19 @@ from components.aws import AwsRegionFleet, AwsRegionFleetArgs, ExistingNetwork, 
 from components.aws.kms import RegionKey, RegionKeyArgs
 from components.budget.aws import AwsBudgets, AwsBudgetsArgs, BudgetSpec
 from components.naming import email_key, principal_key
-from regions.catalog import Catalog, UnknownName
+from regions.catalog import Catalog
 from regions.placement import FleetPlan, StagePlacement
 from regions.residency import Residency, expand_residency
-from tensorfleet.fleet.base import BuiltFleet, FleetConfigError, keyed_config, rows_by_region, secret_if, stack_labels
+from tensorfleet.fleet.base import (
+    BuiltFleet,
+    FleetConfigError,
+    check_offered,
+    check_region,
+    keyed_config,
+    rows_by_region,
+    secret_if,
+    stack_labels,
+)
 from tensorfleet.stack_config import AwsConfig, StackConfig
 
 __all__ = ["AwsFleet"]
@@ -297,22 +305,11 @@ def _check_region_keys(settings: AwsConfig, catalog: Catalog) -> None:
         _aws_region(catalog, region, f"tensorfleet:aws.existing_networks.{region}")
     for region, blocks in settings.capacity_blocks.items():
         _aws_region(catalog, region, f"tensorfleet:aws.capacity_blocks.{region}")
-        offered = sorted({o.instance_type for o in catalog.offerings if o.cloud == "aws" and o.region == region})
-        for instance_type in blocks:
-            if instance_type not in offered:
-                close = difflib.get_close_matches(instance_type, offered, n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise FleetConfigError(
-                    f"tensorfleet:aws.capacity_blocks.{region}.{instance_type}: no accelerator instance type of "
-                    f"that name is offered in {region}{hint}"
-                )
+        check_offered(catalog, "aws", region, blocks, f"tensorfleet:aws.capacity_blocks.{region}")
 
 
 def _aws_region(catalog: Catalog, code: str, field: str) -> None:
-    try:
-        catalog.region("aws", code)
-    except UnknownName as exc:
-        raise FleetConfigError(f"{field}: {exc}") from None
+    check_region(catalog, "aws", code, field)
     if code.startswith(("cn-", "us-gov-")):
         raise FleetConfigError(
             f"{field}: {code} is in another AWS partition (China or GovCloud), with accounts of its own; "

@@ -6,15 +6,16 @@ setting on one cloud registers nothing on any.
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pulumi
 
 from components.naming import keyed
-from regions.catalog import Catalog
+from regions.catalog import Catalog, UnknownName
 from regions.placement import FleetPlan, StagePlacement
 from tensorfleet.stack_config import StackConfig
 
@@ -23,6 +24,8 @@ __all__ = [
     "CloudFleet",
     "FleetConfigError",
     "PreparedFleet",
+    "check_offered",
+    "check_region",
     "keyed_config",
     "rows_by_region",
     "secret_if",
@@ -90,3 +93,23 @@ def stack_labels(environment: str, config: StackConfig) -> dict[str, pulumi.Inpu
     """Cost-allocation labels every resource carries; the cost centre is a secret when its key is."""
     cost_centre = secret_if(config.is_secret("cost_centre"), config.cost_centre or "unassigned")
     return {"environment": environment, "cost-centre": cost_centre, "managed-by": "tensorfleet"}
+
+
+def check_region(catalog: Catalog, cloud: str, code: str, field: str) -> None:
+    """A config key naming a region names one the catalog knows."""
+    try:
+        catalog.region(cloud, code)
+    except UnknownName as exc:
+        raise FleetConfigError(f"{field}: {exc}") from None
+
+
+def check_offered(catalog: Catalog, cloud: str, region: str, names: Iterable[str], field: str) -> None:
+    """Config keys naming instance (machine) types name accelerator types offered in the region."""
+    offered = sorted({o.instance_type for o in catalog.offerings if o.cloud == cloud and o.region == region})
+    for name in names:
+        if name not in offered:
+            close = difflib.get_close_matches(name, offered, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise FleetConfigError(
+                f"{field}.{name}: no accelerator instance type of that name is offered in {region}{hint}"
+            )

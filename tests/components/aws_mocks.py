@@ -1,4 +1,4 @@
-"""Mocks that compute the outputs AWS would, so that policies, subnets and kubeconfigs resolve in tests."""
+"""Mocks that compute the outputs AWS and GCP would, so that policies, subnets and kubeconfigs resolve in tests."""
 
 from __future__ import annotations
 
@@ -39,10 +39,31 @@ class AwsMocks(mocks.Mocks):
             outputs["keyId"] = f"{args.name}-key-id"
         if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             outputs["latestVersion"] = 1
+        if args.typ.startswith("gcp:"):
+            resource_id = _gcp_outputs(args, outputs) or resource_id
         return resource_id, outputs
 
     def call(self, args: mocks.MockCallArgs) -> dict:  # type: ignore[override]
         return {}
+
+
+def _gcp_outputs(args: mocks.MockResourceArgs, outputs: dict[str, Any]) -> str | None:
+    """What GCP returns for the resources that others read; the ID when the API's has a form."""
+    project = args.inputs.get("project", "acme-ml-prod")
+    if args.typ == "gcp:kms/keyRing:KeyRing":
+        return f"projects/{project}/locations/{args.inputs['location']}/keyRings/{args.inputs['name']}"
+    if args.typ == "gcp:kms/cryptoKey:CryptoKey":
+        return f"{args.inputs['keyRing']}/cryptoKeys/{args.inputs['name']}"
+    if args.typ == "gcp:container/cluster:Cluster":
+        outputs.update(endpoint="203.0.113.10", masterAuth={"clusterCaCertificate": "Q0VSVA=="})
+    if args.typ == "gcp:container/nodePool:NodePool":
+        outputs["name"] = f"{args.name}-name"
+    if args.typ == "gcp:storage/bucket:Bucket":
+        outputs["name"] = f"{args.name}-bucket"
+    if args.typ == "gcp:serviceaccount/account:Account":
+        email = f"{args.inputs['accountId']}@{project}.iam.gserviceaccount.com"
+        outputs.update(email=email, name=f"projects/{project}/serviceAccounts/{email}")
+    return None
 
 
 def run_stack(stack: str, secret: Iterable[str] = (), **changes: Any) -> ProgramRun:

@@ -267,12 +267,16 @@ def test_kubeconfigs_are_secret_and_cluster_outputs_are_not(prod):
     assert rpc.is_rpc_secret(kubeconfigs)
     for key, cluster in clusters.items():
         parsed = ClusterOutput.model_validate(cluster)
-        assert (parsed.cloud, f"{parsed.cloud}:{parsed.region}") == ("aws", key)
+        assert f"{parsed.cloud}:{parsed.region}" == key
         assert parsed.endpoint.startswith("https://") and parsed.node_groups
+    assert {ClusterOutput.model_validate(c).cloud for c in clusters.values()} == {"aws", "gcp"}
     configs = rpc.unwrap_rpc_secret(kubeconfigs)
     assert set(configs) == set(clusters)
-    document = json.loads(next(iter(configs.values())))
-    assert document["users"][0]["user"]["exec"]["command"] == "aws"
+    plugins = {"aws": "aws", "gcp": "gke-gcloud-auth-plugin"}
+    for key, config in configs.items():
+        document = json.loads(config)
+        assert document["users"][0]["user"]["exec"]["command"] == plugins[key.split(":")[0]]
+        assert document["clusters"][0]["cluster"]["server"] == clusters[key]["endpoint"]
 
 
 def test_policy_builders():

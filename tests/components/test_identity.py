@@ -64,12 +64,13 @@ def test_removing_an_admin_and_an_email_removes_only_their_resources(base):
     gone = before - after
     assert after < before
     clusters = [r for r in base.registrations if r.type == "aws:eks/cluster:Cluster"]
-    # One access entry and one policy association per cluster, and one subscription.
-    assert len(gone) == 2 * len(clusters) + 1
+    # One access entry and one policy association per EKS cluster, one subscription and one GCP
+    # notification channel.
+    assert len(gone) == 2 * len(clusters) + 2
     assert all(urn.endswith(f"-admin-{principal_key(ADMINS[1])}") for urn in gone if "eks/access" in urn)
-    assert [urn for urn in gone if "topicSubscription" in urn] == [
-        next(r.urn for r in base.registrations if r.name == f"aws-budgets-alerts-{email_key(EMAILS[0])}")
-    ]
+    assert sorted(urn for urn in gone if "topicSubscription" in urn or "notificationChannel" in urn) == sorted(
+        r.urn for r in base.registrations if r.name.endswith(f"-budgets-alerts-{email_key(EMAILS[0])}")
+    )
 
 
 def test_entry_names_carry_keys_not_values_or_positions(base):

@@ -19,6 +19,9 @@ IMAGING_ON_AWS = {
 }
 
 
+PLACEMENT = "tensorfleet:fleet:WorkloadPlacement"
+
+
 def _run(stack: str, **changes) -> ProgramRun:
     config, secret_keys = read_stack_config(stack)
     config.update({f"tensorfleet:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in changes.items()})
@@ -161,6 +164,37 @@ def test_hipaa_missing_encryption_config_is_a_violation():
     assert any("secrets are not envelope-encrypted" in m for m in messages)
 
 
+def test_hipaa_rules_judge_the_gcp_fleet_of_the_imaging_workload_from_its_own_inputs(prod):
+    """In prod the HIPAA imaging workload lands on GCP: its regions' GKE clusters, node pools,
+    keys and buckets are compliant as built, and each weakened input is named."""
+    imaging = [
+        r.inputs for r in prod.registrations if r.type == PLACEMENT and r.inputs["workload"] == "diagnostic-imaging"
+    ]
+    gcp_regions = {p["region"] for p in imaging if p["cloud"] == "gcp"}
+    assert gcp_regions, "the prod example places the HIPAA workload on GCP"
+    assert _by(evaluate(prod), "hipaa-encryption") == []
+    weakened = {
+        "gcp:container/nodePool:NodePool": (
+            lambda i: {**i, "nodeConfig": {k: v for k, v in i["nodeConfig"].items() if k != "bootDiskKmsKey"}},
+            "boot disks are not encrypted with a customer-managed key",
+        ),
+        "gcp:container/cluster:Cluster": (
+            lambda i: {**i, "privateClusterConfig": {"enablePrivateNodes": True, "enablePrivateEndpoint": False},
+                       "databaseEncryption": {"state": "DECRYPTED"}},
+            "control plane has a public endpoint",
+        ),
+        "gcp:storage/bucket:Bucket": (_without("encryption"), "no default customer-managed key"),
+        "gcp:kms/cryptoKey:CryptoKey": (_without("rotationPeriod"), "never rotated"),
+    }  # fmt: skip
+    for type_, (edit, fragment) in weakened.items():
+        messages = [v["message"] for v in _by(evaluate(_edited(prod, type_, edit)), "hipaa-encryption")]
+        assert any(fragment in m for m in messages), type_
+        assert all("serves HIPAA workloads" in m for m in messages)
+    cluster = _edited(prod, "gcp:container/cluster:Cluster", weakened["gcp:container/cluster:Cluster"][0])
+    messages = [v["message"] for v in _by(evaluate(cluster), "hipaa-encryption")]
+    assert any("secrets are not encrypted with a customer-managed key" in m for m in messages)
+
+
 # --- hygiene --------------------------------------------------------------------------------
 
 
@@ -177,8 +211,15 @@ def test_provider_without_cost_centre_tag_is_flagged(prod):
 def test_accelerators_without_a_budget_alarm_are_flagged(prod):
     no_budgets = replace(prod, registrations=[r for r in prod.registrations if r.type != "aws:budgets/budget:Budget"])
     (violation,) = _by(evaluate(no_budgets), "budget-alarm-required")
-    assert "has no budget alarm" in violation["message"]
+    assert "on aws" in violation["message"] and "has no aws budget alarm" in violation["message"]
     assert _by(evaluate(prod), "budget-alarm-required") == []
+
+
+def test_gke_pools_need_a_gcp_budget_of_their_own(prod):
+    """AWS budgets do not watch GCP spend: GKE pools without a GCP budget are flagged."""
+    no_gcp = replace(prod, registrations=[r for r in prod.registrations if r.type != "gcp:billing/budget:Budget"])
+    (violation,) = _by(evaluate(no_gcp), "budget-alarm-required")
+    assert "on gcp" in violation["message"] and "has no gcp budget alarm" in violation["message"]
 
 
 def test_every_policy_has_a_config_schema():

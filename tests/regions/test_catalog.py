@@ -174,7 +174,41 @@ def test_aws_offerings_carry_the_zones_that_offer_them(catalog):
     assert aws and all(o.zones for o in aws)
     for o in aws:
         assert set(o.zones) <= set(catalog.zones[f"aws:{o.region}"]), o
-    assert not any(o.zones for o in catalog.offerings if o.cloud != "aws")
+    assert not any(o.zones for o in catalog.offerings if o.cloud == "azure")
+
+
+def test_gcp_offerings_carry_zone_names_of_their_region(catalog):
+    gcp = [o for o in catalog.offerings if o.cloud == "gcp"]
+    assert gcp and all(o.zones for o in gcp)
+    for o in gcp:
+        assert all(zone.startswith(f"{o.region}-") for zone in o.zones), o
+        assert set(o.zones) <= set(catalog.zones[f"gcp:{o.region}"]), o
+    (tpu,) = [o for o in gcp if (o.instance_type, o.region) == ("tpu-v6e-8", "us-east5")]
+    assert tpu.zones == ("us-east5-a", "us-east5-b", "us-east5-c")
+
+
+def test_every_gcp_zone_row_names_a_gcp_row_of_the_price_data():
+    with (DATA_DIR / "accelerators.csv").open() as handle:
+        gcp_rows = {(r["instance_type"], r["region"]) for r in csv.DictReader(handle) if r["cloud"] == "gcp"}
+    with (DATA_DIR / "gcp_zone_offerings.csv").open() as handle:
+        zone_rows = list(csv.DictReader(handle))
+    assert zone_rows
+    for row in zone_rows:
+        assert (row["instance_type"], row["region"]) in gcp_rows, row
+        assert row["zone"].startswith(f"{row['region']}-"), row
+
+
+def test_a_gcp_row_no_zone_offers_is_excluded_with_a_reason(tmp_path):
+    for path in DATA_DIR.glob("*.csv"):
+        (tmp_path / path.name).write_text(path.read_text())
+    lines = (tmp_path / "gcp_zone_offerings.csv").read_text().splitlines()
+    kept = [line for line in lines if not line.startswith("tpu-v5litepod-8,us-east5,")]
+    assert len(kept) == len(lines) - 3
+    (tmp_path / "gcp_zone_offerings.csv").write_text("\n".join(kept) + "\n")
+    catalog = load_catalog(tmp_path)
+    assert not any((o.instance_type, o.region) == ("tpu-v5litepod-8", "us-east5") for o in catalog.offerings)
+    reasons = {(e.cloud, e.instance_type, e.region): e.reason for e in catalog.excluded}
+    assert "no zone offers it" in reasons[("gcp", "tpu-v5litepod-8", "us-east5")]
 
 
 def test_aws_types_no_zone_offers_are_excluded(catalog):

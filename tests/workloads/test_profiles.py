@@ -17,7 +17,7 @@ from workloads.profiles import ExternalModel, LlmModel, MeasuredModel, WorkloadP
 EXAMPLES = sorted((Path(__file__).parents[2] / "workloads" / "examples").glob("*.yaml"))
 
 
-def test_five_example_profiles_exist():
+def test_six_example_profiles_exist():
     assert [p.stem for p in EXAMPLES] == [
         "chat-assistant-70b",
         "content-moderation",

@@ -1,0 +1,204 @@
+"""A GKE node pool for one placement: GPU or TPU nodes, CMEK boot disks, shielded, tainted and
+labelled, autoscaled between the planner's bounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.gcp.accelerators import GPU_TYPES, TPU_GENERATIONS, gpu_type, tpu_machine
+
+__all__ = [
+    "DRIVER_LABEL",
+    "GkeNodePool",
+    "GkeNodePoolArgs",
+    "GpuSharing",
+    "node_locations",
+]
+
+NVIDIA_TAINT = "nvidia.com/gpu"
+TPU_TAINT = "google.com/tpu"
+DRIVER_LABEL = "tensorfleet.io/gpu-driver"
+"""Who installs the GPU driver on the pool's nodes: ``cloud`` (GKE's managed driver) or
+``operator`` (the serving layer's GPU operator). Never both."""
+BOOT_DISK_TYPE = "pd-balanced"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuSharing:
+    """Several containers on one GPU (GKE GPU sharing)."""
+
+    strategy: Literal["TIME_SHARING", "MPS"]
+    max_clients: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class GkeNodePoolArgs:
+    project: pulumi.Input[str]
+    cluster: pulumi.Input[str]
+    """Cluster ID (``projects/…/locations/…/clusters/…``)."""
+    region: str
+    machine_type: str
+    """Compute Engine machine type, or the catalog's Cloud TPU type (``tpu-v5litepod-8``)."""
+    accelerator: str
+    """Canonical accelerator name, e.g. ``H100``, ``TPU v5e``."""
+    accelerator_count: int
+    """GPUs per node, or chips of the TPU slice."""
+    zones: tuple[str, ...]
+    """Zones of the region that offer the machine type."""
+    capacity: str
+    """``on-demand`` or ``spot``."""
+    nodes_min: int
+    nodes_desired: int
+    nodes_max: int
+    workload: str
+    tenant: str
+    service_account: pulumi.Input[str]
+    key_id: pulumi.Input[str]
+    """Cloud KMS key that encrypts the boot disks (the Compute Engine service agent's grant first)."""
+    disk_size_gib: int = 200
+    driver: Literal["cloud", "operator"] = "cloud"
+    """Who installs the GPU driver: GKE (``cloud``) or the serving layer's operator. TPUs need none."""
+    gpu_sharing: GpuSharing | None = None
+    reservation: pulumi.Input[str] | None = None
+    """A Compute Engine reservation (name) the nodes consume; None: any matching one."""
+    takeover: bool = False
+    """The on-demand pool beside spot nodes that takes over another region's users."""
+    labels: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Cost-allocation labels on the nodes' VMs and disks (the workload's and tenant's are added)."""
+
+
+class GkeNodePool(pulumi.ComponentResource):
+    """Nodes of one machine type for one workload stage in one cluster."""
+
+    node_pool_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GkeNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _validate(args)
+        super().__init__("tensorfleet:gcp:GkeNodePool", name, None, opts)
+        tpu = args.accelerator in TPU_GENERATIONS
+        machine = tpu_machine(args.accelerator, args.accelerator_count) if tpu else None
+        zones = node_locations(args.nodes_desired, args.zones)
+        k8s_labels = {
+            "tensorfleet.io/accelerator": args.accelerator.replace(" ", "-"),
+            "tensorfleet.io/workload": args.workload,
+            "tensorfleet.io/tenant": args.tenant,
+        }
+        if not tpu:
+            k8s_labels[DRIVER_LABEL] = args.driver
+        resource_labels = {**args.labels, "workload": args.workload, "tenant": args.tenant}
+        pool = gcp.container.NodePool(
+            f"{name}-pool",
+            project=args.project,
+            cluster=args.cluster,
+            location=args.region,
+            node_locations=list(zones),
+            # Per zone: the pool starts with exactly the planner's desired nodes.
+            initial_node_count=args.nodes_desired // len(zones),
+            autoscaling=gcp.container.NodePoolAutoscalingArgs(
+                total_min_node_count=args.nodes_min,
+                total_max_node_count=args.nodes_max,
+                location_policy="ANY",
+            ),
+            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            placement_policy=None
+            if machine is None or machine.single_host
+            else gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT", tpu_topology=machine.topology),
+            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(max_surge=1, max_unavailable=0),
+            node_config=gcp.container.NodePoolNodeConfigArgs(
+                machine_type=machine.machine_type if machine else args.machine_type,
+                guest_accelerators=None if tpu else [_gpu(args)],
+                spot=args.capacity == "spot",
+                disk_type=BOOT_DISK_TYPE,
+                disk_size_gb=args.disk_size_gib,
+                boot_disk_kms_key=args.key_id,
+                image_type="COS_CONTAINERD",
+                service_account=args.service_account,
+                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
+                    enable_secure_boot=True, enable_integrity_monitoring=True
+                ),
+                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+                    mode="GKE_METADATA"
+                ),
+                labels=k8s_labels,
+                resource_labels=resource_labels,
+                taints=[
+                    gcp.container.NodePoolNodeConfigTaintArgs(
+                        key=TPU_TAINT if tpu else NVIDIA_TAINT, value="present", effect="NO_SCHEDULE"
+                    )
+                ],
+                reservation_affinity=None
+                if args.reservation is None
+                else gcp.container.NodePoolNodeConfigReservationAffinityArgs(
+                    consume_reservation_type="SPECIFIC_RESERVATION",
+                    key="compute.googleapis.com/reservation-name",
+                    values=[args.reservation],
+                ),
+            ),
+            # The cluster autoscaler owns the node count once the pool exists.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
+        )
+        self.node_pool_name = pool.name
+        self.register_outputs({"node_pool_name": self.node_pool_name})
+
+
+def node_locations(desired: int, zones: tuple[str, ...]) -> tuple[str, ...]:
+    """The zones the pool spans: the most of ``zones`` whose count divides ``desired``, so that the
+    per-zone initial count launches exactly the planner's nodes (all zones when none are desired)."""
+    if desired == 0:
+        return zones
+    count = max(k for k in range(1, len(zones) + 1) if desired % k == 0)
+    return zones[:count]
+
+
+def _gpu(args: GkeNodePoolArgs) -> gcp.container.NodePoolNodeConfigGuestAcceleratorArgs:
+    sharing = args.gpu_sharing
+    return gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
+        type=gpu_type(args.accelerator),
+        count=args.accelerator_count,
+        gpu_driver_installation_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
+            gpu_driver_version="LATEST" if args.driver == "cloud" else "INSTALLATION_DISABLED"
+        ),
+        gpu_sharing_config=None
+        if sharing is None
+        else gcp.container.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
+            gpu_sharing_strategy=sharing.strategy, max_shared_clients_per_gpu=sharing.max_clients
+        ),
+    )
+
+
+def _validate(args: GkeNodePoolArgs) -> None:
+    problems: list[pulumi.InputPropertyErrorDetails] = []
+
+    def problem(path: str, reason: str) -> None:
+        problems.append({"property_path": path, "reason": reason})
+
+    if not 0 <= args.nodes_min <= args.nodes_desired <= args.nodes_max or args.nodes_max < 1:
+        problem("nodes_desired", f"need 0 <= min <= desired <= max and max >= 1, got "
+                f"{args.nodes_min}/{args.nodes_desired}/{args.nodes_max}")  # fmt: skip
+    if args.capacity not in ("on-demand", "spot"):
+        problem("capacity", f"must be on-demand or spot, got {args.capacity!r}")
+    if args.reservation is not None and args.capacity != "on-demand":
+        problem("reservation", "a reservation is not spot capacity")
+    if not args.zones:
+        problem("zones", "no zone of the region offers the machine type")
+    elif any(not zone.startswith(f"{args.region}-") for zone in args.zones):
+        problem("zones", f"every zone must be in {args.region}, got {', '.join(args.zones)}")
+    if args.accelerator in TPU_GENERATIONS:
+        try:
+            machine = tpu_machine(args.accelerator, args.accelerator_count)
+        except ValueError as exc:
+            problem("accelerator_count", str(exc))
+        else:
+            if not machine.single_host and args.nodes_max % machine.hosts:
+                problem("nodes_max", f"a {machine.topology} slice takes {machine.hosts} hosts at a time")
+        if args.gpu_sharing is not None:
+            problem("gpu_sharing", "TPU chips are not shared")
+    elif args.accelerator not in GPU_TYPES:
+        problem("accelerator", f"GKE offers no GPU or TPU named {args.accelerator!r}")
+    if problems:
+        raise pulumi.InputPropertiesError("GkeNodePool inputs are invalid", errors=problems)
