@@ -80,7 +80,9 @@ class GcpNetwork(pulumi.ComponentResource):
             nat_ip_allocate_option="AUTO_ONLY",
             source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
             subnetworks=[
-                gcp.compute.RouterNatSubnetworkArgs(name=subnetwork.id, source_ip_ranges_to_nats=["ALL_IP_RANGES"])
+                gcp.compute.RouterNatSubnetworkArgs(
+                    name=subnetwork.self_link, source_ip_ranges_to_nats=["ALL_IP_RANGES"]
+                )
             ],
             log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
             opts=child,
