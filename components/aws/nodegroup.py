@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.fleet.labels import GPU_DRIVER_LABEL
 from regions.footprint import ROOT_DISK_GIB
 
 __all__ = ["AcceleratorNodeGroup", "AcceleratorNodeGroupArgs", "ami_type", "capacity_type", "taint_key"]
@@ -116,6 +117,9 @@ class AcceleratorNodeGroup(pulumi.ComponentResource):
             "tensorfleet.io/workload": args.workload,
             "tensorfleet.io/tenant": args.tenant,
         }
+        if args.accelerator not in NEURON_CHIPS:
+            # The EKS-optimised NVIDIA AMI ships the driver: the serving layer must not install one.
+            labels[GPU_DRIVER_LABEL] = "cloud"
         group = aws.eks.NodeGroup(
             f"{name}-ng",
             cluster_name=args.cluster_name,

@@ -9,10 +9,10 @@ from typing import Literal
 import pulumi
 import pulumi_gcp as gcp
 
+from components.fleet.labels import GPU_DRIVER_LABEL
 from components.gcp.accelerators import GPU_TYPES, TPU_GENERATIONS, gpu_type, tpu_machine
 
 __all__ = [
-    "DRIVER_LABEL",
     "GkeNodePool",
     "GkeNodePoolArgs",
     "GpuSharing",
@@ -21,9 +21,6 @@ __all__ = [
 
 NVIDIA_TAINT = "nvidia.com/gpu"
 TPU_TAINT = "google.com/tpu"
-DRIVER_LABEL = "tensorfleet.io/gpu-driver"
-"""Who installs the GPU driver on the pool's nodes: ``cloud`` (GKE's managed driver) or
-``operator`` (the serving layer's GPU operator). Never both."""
 BOOT_DISK_TYPE = "pd-balanced"
 
 
@@ -88,7 +85,7 @@ class GkeNodePool(pulumi.ComponentResource):
             "tensorfleet.io/tenant": args.tenant,
         }
         if not tpu:
-            k8s_labels[DRIVER_LABEL] = args.driver
+            k8s_labels[GPU_DRIVER_LABEL] = args.driver
         resource_labels = {**args.labels, "workload": args.workload, "tenant": args.tenant}
         pool = gcp.container.NodePool(
             f"{name}-pool",

@@ -163,6 +163,8 @@ def test_node_groups_match_their_placements(prod):
         (taint,) = inputs["taints"]
         assert taint == {"key": taint_key(placement["accelerator"]), "value": "present", "effect": "NO_SCHEDULE"}
         assert taint["effect"] in _botocore_enum("eks", "TaintEffect")
+        # The NVIDIA AMI ships the driver, and the label says so; Neuron nodes have no GPU driver.
+        assert labels.get("tensorfleet.io/gpu-driver") == ("cloud" if taint["key"] == "nvidia.com/gpu" else None)
         # Subnets only in zones that offer the instance type (per the catalog).
         (offering,) = [
             o
