@@ -22,6 +22,7 @@ def test_six_example_profiles_exist():
         "chat-assistant-70b",
         "content-moderation",
         "diagnostic-imaging",
+        "document-summaries",
         "recommendation-embeddings",
         "support-triage",
     ]
