@@ -10,22 +10,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.policies import sns_budgets_publish_policy
+from components.budget.spec import ACTUAL_ALERT_PERCENTS, FORECAST_ALERT_PERCENTS, BudgetSpec
 
 __all__ = ["ACTUAL_ALERT_PERCENTS", "FORECAST_ALERT_PERCENTS", "AwsBudgets", "AwsBudgetsArgs", "BudgetSpec"]
-
-ACTUAL_ALERT_PERCENTS = (50, 90, 100)
-FORECAST_ALERT_PERCENTS = (100,)
-
-
-@dataclass(frozen=True, kw_only=True)
-class BudgetSpec:
-    """One monthly cost budget, scoped by cost-allocation tags."""
-
-    name: str
-    """Budget name suffix: the workload name, or ``stack``."""
-    monthly_usd: float
-    tags: dict[str, str]
-    """Cost-allocation tags (user-defined, activated in Billing) whose spend counts, e.g. ``{"workload": "chat"}``."""
 
 
 @dataclass(frozen=True, kw_only=True)

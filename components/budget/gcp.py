@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from components.budget.aws import ACTUAL_ALERT_PERCENTS, FORECAST_ALERT_PERCENTS, BudgetSpec
+from components.budget.spec import ACTUAL_ALERT_PERCENTS, FORECAST_ALERT_PERCENTS, BudgetSpec
 
 __all__ = ["BUDGET_PUBLISHER", "GcpBudgets", "GcpBudgetsArgs", "threshold_rules"]
 

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from components.aws import AwsRegionFleet, AwsRegionFleetArgs, ExistingNetwork, NodeGroupSpec
 from components.aws.kms import RegionKey, RegionKeyArgs
-from components.budget.aws import AwsBudgets, AwsBudgetsArgs, BudgetSpec
+from components.budget.aws import AwsBudgets, AwsBudgetsArgs
 from components.naming import email_key, principal_key
 from regions.catalog import Catalog
 from regions.placement import FleetPlan, StagePlacement
@@ -18,6 +18,7 @@ from regions.residency import Residency, expand_residency
 from tensorfleet.fleet.base import (
     BuiltFleet,
     FleetConfigError,
+    budget_specs,
     check_offered,
     check_region,
     keyed_config,
@@ -211,22 +212,13 @@ def _aws_budgets(
         options,
     )  # fmt: skip
     key_arn: pulumi.Input[str] = key.arn
-    budgets = [
-        BudgetSpec(name=w.profile.name, monthly_usd=w.profile.budget.monthly_usd, tags={"workload": w.profile.name})
-        for w in plan.workloads
-        if any(row.region.cloud == "aws" for row in w.rows)
-    ]
-    if config.budget_monthly_usd is not None:
-        budgets.append(
-            BudgetSpec(name="stack", monthly_usd=config.budget_monthly_usd, tags={"environment": environment})
-        )
     secret = config.is_secret("budget_alert_emails")
     AwsBudgets(
         "aws-budgets",
         AwsBudgetsArgs(
             account_id=account_id,
             key_arn=key_arn,
-            budgets=tuple(budgets),
+            budgets=budget_specs(plan, "aws", environment, config),
             alert_emails={key: secret_if(secret, address) for key, address in layout.emails.items()},
         ),
         options,

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import pulumi
 
+from components.budget.spec import BudgetSpec
 from components.naming import keyed
 from regions.catalog import Catalog, UnknownName
 from regions.placement import FleetPlan, StagePlacement
@@ -24,6 +25,7 @@ __all__ = [
     "CloudFleet",
     "FleetConfigError",
     "PreparedFleet",
+    "budget_specs",
     "check_offered",
     "check_region",
     "keyed_config",
@@ -113,3 +115,18 @@ def check_offered(catalog: Catalog, cloud: str, region: str, names: Iterable[str
             raise FleetConfigError(
                 f"{field}.{name}: no accelerator instance type of that name is offered in {region}{hint}"
             )
+
+
+def budget_specs(plan: FleetPlan, cloud: str, environment: str, config: StackConfig) -> tuple[BudgetSpec, ...]:
+    """A budget per workload placed on ``cloud`` (by its ``workload`` tag or label) and, with a stack
+    budget, one for the stack (by ``environment``)."""
+    budgets = [
+        BudgetSpec(name=w.profile.name, monthly_usd=w.profile.budget.monthly_usd, tags={"workload": w.profile.name})
+        for w in plan.workloads
+        if any(row.region.cloud == cloud for row in w.rows)
+    ]
+    if config.budget_monthly_usd is not None:
+        budgets.append(
+            BudgetSpec(name="stack", monthly_usd=config.budget_monthly_usd, tags={"environment": environment})
+        )
+    return tuple(budgets)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 import pulumi
 import pulumi_gcp as gcp
 
-from components.budget.aws import BudgetSpec
 from components.budget.gcp import GcpBudgets, GcpBudgetsArgs
 from components.gcp import ExistingGcpNetwork, GcpRegionFleet, GcpRegionFleetArgs, NodePoolSpec
 from components.naming import email_key
@@ -17,10 +16,12 @@ from regions.placement import FleetPlan, StagePlacement
 from tensorfleet.fleet.base import (
     BuiltFleet,
     FleetConfigError,
+    budget_specs,
     check_offered,
     check_region,
     keyed_config,
     rows_by_region,
+    secret_if,
     stack_labels,
 )
 from tensorfleet.stack_config import GcpConfig, StackConfig
@@ -118,15 +119,6 @@ class _GcpLayout:
         """A budget per workload placed on GCP (by its node pools' ``workload`` label) and one for
         the stack (by ``environment``), with a provider that bills the Budgets API to the project."""
         settings = self.settings
-        budgets = [
-            BudgetSpec(name=w.profile.name, monthly_usd=w.profile.budget.monthly_usd, tags={"workload": w.profile.name})
-            for w in plan.workloads
-            if any(row.region.cloud == "gcp" for row in w.rows)
-        ]
-        if config.budget_monthly_usd is not None:
-            budgets.append(
-                BudgetSpec(name="stack", monthly_usd=config.budget_monthly_usd, tags={"environment": environment})
-            )
         provider = gcp.Provider(
             "gcp-billing", project=settings.project, billing_project=settings.project, user_project_override=True,
             default_labels=labels,
@@ -138,10 +130,8 @@ class _GcpLayout:
                 project=settings.project,
                 project_number=settings.project_number,
                 billing_account=settings.billing_account,
-                budgets=tuple(budgets),
-                alert_emails={
-                    key: pulumi.Output.secret(address) if secret else address for key, address in self.emails.items()
-                },
+                budgets=budget_specs(plan, "gcp", environment, config),
+                alert_emails={key: secret_if(secret, address) for key, address in self.emails.items()},
                 labels=labels,
             ),
             pulumi.ResourceOptions(providers={"gcp": provider}),

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from components.budget.aws import ACTUAL_ALERT_PERCENTS, FORECAST_ALERT_PERCENTS
+from components.budget.spec import ACTUAL_ALERT_PERCENTS, FORECAST_ALERT_PERCENTS
 from components.gcp.accelerators import GPU_TYPES, tpu_machine
 from components.gcp.kms import ROTATION_PERIOD, SERVICE_AGENTS
 from regions.bill import gke_pool_nodes
