@@ -15,6 +15,7 @@ from components.fleet.usage import USAGE_TYPE, usage_from_inputs
 from props import get
 from regions.bill import (
     NODE_POOL_TYPES,
+    PACKAGE_CLOUDS,
     PLACEMENT_TYPE,
     BilledResource,
     BillLine,
@@ -28,6 +29,7 @@ from regions.pricing import UsageAssumptions, load_price_book, node_hourly_usd, 
 
 EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
+AKS_AGENT_POOL = "azure-native:containerservice:AgentPool"
 WORKLOAD = "tensorfleet:fleet:Workload"
 PLACEMENT = PLACEMENT_TYPE
 ACCELERATOR_POOL_TYPES = tuple(NODE_POOL_TYPES)
@@ -62,7 +64,7 @@ def provider_region(provider: PolicyProviderResource | None) -> str | None:
     """The region a resource is deployed to, from its explicit provider's configuration."""
     if provider is None:
         return None
-    return provider.props.get("region")
+    return provider.props.get("region") or provider.props.get("location")
 
 
 def pools(resources: Iterable[PolicyResource], catalog: Catalog | None = None) -> list[Pool]:
@@ -96,7 +98,7 @@ def pools(resources: Iterable[PolicyResource], catalog: Catalog | None = None) -
 
 
 def pool_labels(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The cost-allocation tags (AWS) or resource labels (GCP) of an accelerator pool's own inputs."""
+    """The cost-allocation tags (AWS, Azure) or resource labels (GCP) of an accelerator pool's own inputs."""
     if resource_type == GKE_NODE_POOL:
         return get(props, "nodeConfig", "resourceLabels")
     return get(props, "tags")
@@ -143,7 +145,25 @@ def _gke_pool(resource: PolicyResource, index: Mapping[tuple[str, str, str], Off
     )
 
 
-_POOL_READERS = {EKS_NODE_GROUP: _eks_pool, GKE_NODE_POOL: _gke_pool}
+def _aks_pool(resource: PolicyResource, index: Mapping[tuple[str, str, str], Offering]) -> Pool | None:
+    props = resource.props
+    vm_size = props.get("vmSize")
+    if not isinstance(vm_size, str):
+        return None
+    region = provider_region(resource.provider) or props.get("location")
+    return Pool(
+        resource=resource,
+        cloud="azure",
+        region=region,
+        instance_type=vm_size,
+        desired_nodes=int(props.get("count") or 0),
+        spot=props.get("scaleSetPriority") == "Spot",
+        workload=(props.get("tags") or {}).get("workload"),
+        offering=index.get(("azure", region or "", vm_size)),
+    )
+
+
+_POOL_READERS = {EKS_NODE_GROUP: _eks_pool, GKE_NODE_POOL: _gke_pool, AKS_AGENT_POOL: _aks_pool}
 """One reader per cloud's pool resource, from the pool's own inputs."""
 
 
@@ -154,7 +174,8 @@ def stack_bill(resources: Iterable[PolicyResource], catalog: Catalog | None = No
     billed = []
     for r in resources:
         own = r.props if r.resource_type == PLACEMENT else {}
-        cloud = own.get("cloud") or r.resource_type.split(":", 1)[0]
+        package = r.resource_type.split(":", 1)[0]
+        cloud = own.get("cloud") or PACKAGE_CLOUDS.get(package, package)
         billed.append(
             BilledResource(
                 r.urn,

@@ -171,6 +171,77 @@ def _gcs_bucket(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
     return problems
 
 
+def _key_vault(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
+    purge = known(resource.props, "properties", "enablePurgeProtection")
+    if purge is UNKNOWN or purge is True:
+        return []
+    return ["its keys can be purged before retention ends (properties.enablePurgeProtection must be true)"]
+
+
+def _key_vault_key(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
+    actions = known(resource.props, "properties", "rotationPolicy", "lifetimeActions")
+    if actions is UNKNOWN:
+        return []
+    if any(str(known(a, "action", "type")).lower() == "rotate" for a in actions or []):
+        return []
+    return ["its key is never rotated (properties.rotationPolicy has no rotate action)"]
+
+
+def _aks_cluster(resource: PolicyResource, family: list[PolicyResource]) -> list[str]:
+    props = resource.props
+    problems = []
+    kms = known(props, "securityProfile", "azureKeyVaultKms", "enabled")
+    if kms is not UNKNOWN and (kms is not True or not present(props, "securityProfile", "azureKeyVaultKms", "keyId")):
+        problems.append("its secrets are not encrypted with a customer-managed key (securityProfile.azureKeyVaultKms)")
+    if not present(props, "diskEncryptionSetID"):
+        problems.append("its node disks are not encrypted with a customer-managed key (diskEncryptionSetID)")
+    private = known(props, "apiServerAccessProfile", "enablePrivateCluster")
+    if private is not UNKNOWN and private is not True:
+        problems.append("its API server is public (apiServerAccessProfile.enablePrivateCluster must be true)")
+    # Audit logs are a diagnostic setting beside the cluster (same component).
+    settings = [r for r in family if r.resource_type == "azure-native:monitor:DiagnosticSetting"]
+    if not any(_audits(r.props) for r in settings):
+        problems.append("its audit logs go nowhere (no diagnostic setting enables kube-audit or kube-audit-admin)")
+    return problems
+
+
+def _audits(props: Mapping[str, Any]) -> bool:
+    logs = known(props, "logs")
+    if logs is UNKNOWN:
+        return True
+    return any(
+        known(log, "enabled") is True and known(log, "category") in ("kube-audit", "kube-audit-admin")
+        for log in logs or []
+    )
+
+
+def _aks_agent_pool(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
+    at_host = known(resource.props, "enableEncryptionAtHost")
+    if at_host is UNKNOWN or at_host is True:
+        return []
+    return ["its temporary disks and caches are unencrypted (enableEncryptionAtHost must be true)"]
+
+
+def _storage_account(resource: PolicyResource, _: list[PolicyResource]) -> list[str]:
+    props = resource.props
+    problems = []
+    source = known(props, "encryption", "keySource")
+    if source is not UNKNOWN and (
+        source != "Microsoft.Keyvault" or not present(props, "encryption", "keyVaultProperties", "keyName")
+    ):
+        problems.append("it has no customer-managed key (encryption.keySource must be Microsoft.Keyvault)")
+    tls = known(props, "minimumTlsVersion")
+    if tls is not UNKNOWN and tls not in ("TLS1_2", "TLS1_3"):
+        problems.append(f"it accepts TLS older than 1.2 (minimumTlsVersion is {tls!r})")
+    https = known(props, "enableHttpsTrafficOnly")
+    if https is False:
+        problems.append("it accepts plain HTTP (enableHttpsTrafficOnly must be true)")
+    public = known(props, "allowBlobPublicAccess")
+    if public is not UNKNOWN and public is not False:
+        problems.append("its blobs may be made public (allowBlobPublicAccess must be false)")
+    return problems
+
+
 _CHECKS: dict[str, Check] = {
     "aws:kms/key:Key": _key,
     "aws:eks/cluster:Cluster": _cluster,
@@ -181,6 +252,11 @@ _CHECKS: dict[str, Check] = {
     "gcp:container/cluster:Cluster": _gke_cluster,
     "gcp:container/nodePool:NodePool": _gke_node_pool,
     "gcp:storage/bucket:Bucket": _gcs_bucket,
+    "azure-native:keyvault:Vault": _key_vault,
+    "azure-native:keyvault:Key": _key_vault_key,
+    "azure-native:containerservice:ManagedCluster": _aks_cluster,
+    "azure-native:containerservice:AgentPool": _aks_agent_pool,
+    "azure-native:storage:StorageAccount": _storage_account,
 }
 
 

@@ -22,8 +22,9 @@ from props import get
 REQUIRED_RESOURCE_TAGS = ("workload", "tenant")
 """On every accelerator pool: which workload and tenant its cost belongs to."""
 REQUIRED_PROVIDER_TAGS = ("environment", "cost-centre")
-"""Default tags (AWS) or labels (GCP) of every provider: every resource of the region carries them."""
-BUDGET_TYPES = ("aws:budgets/budget:Budget", "gcp:billing/budget:Budget")
+"""Default tags (AWS) or labels (GCP) of every provider, and tags of every AKS pool (Azure providers
+set none): every resource of the region carries them."""
+BUDGET_TYPES = ("aws:budgets/budget:Budget", "gcp:billing/budget:Budget", "azure-native:consumption:Budget")
 
 
 def validate_cost_allocation_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -32,7 +33,11 @@ def validate_cost_allocation_tags(args: ResourceValidationArgs, report_violation
     if args.resource_type in fleet_facts.ACCELERATOR_POOL_TYPES:
         # unknown in preview: the analyzer reports the rule as not runnable
         tags = fleet_facts.pool_labels(args.resource_type, args.props) or {}
-        missing = [t for t in config.get("resourceTags", REQUIRED_RESOURCE_TAGS) if not tags.get(t)]
+        required = list(config.get("resourceTags", REQUIRED_RESOURCE_TAGS))
+        if args.resource_type == fleet_facts.AKS_AGENT_POOL:
+            # Azure providers have no default tags: the pool carries the stack's own.
+            required += config.get("providerTags", REQUIRED_PROVIDER_TAGS)
+        missing = [t for t in required if not tags.get(t)]
         if missing:
             report_violation(f"accelerator pool '{args.name}' lacks the cost-allocation tag(s) {missing}; "
                              f"its spend cannot be attributed (tags: {sorted(tags)})")  # fmt: skip
@@ -58,7 +63,11 @@ def validate_budget_alarm_required(args: StackValidationArgs, report_violation: 
     pools = fleet_facts.pools(args.resources)
     if not pools:
         args.not_applicable("the stack has no accelerator capacity")
-    budgeted = {r.resource_type.split(":", 1)[0] for r in args.resources if r.resource_type in BUDGET_TYPES}
+    budgeted = {
+        fleet_facts.PACKAGE_CLOUDS[r.resource_type.split(":", 1)[0]]
+        for r in args.resources
+        if r.resource_type in BUDGET_TYPES
+    }
     # A cloud whose pools the stack builds needs budgets of its own; placements on a cloud it does
     # not build yet count against any budget of the stack.
     needed = {p.cloud if p.cloud in fleet_facts.REALISED_CLOUDS else "any" for p in pools}

@@ -20,12 +20,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from regions.catalog import Catalog, Offering
-from regions.footprint import FleetLayout, cloud_items, node_items, region_items, stage_items
+from regions.footprint import (
+    AKS_DISK_ITEMS,
+    AKS_VM_ITEMS,
+    FleetLayout,
+    cloud_items,
+    node_items,
+    region_items,
+    stage_items,
+)
 from regions.gke import catalog_instance_type
 from regions.pricing import HOURS_PER_MONTH, PriceBook, UnpricedItem, UsageAssumptions, node_hourly_usd
 
 __all__ = [
     "NODE_POOL_TYPES",
+    "PACKAGE_CLOUDS",
     "PLACEMENT_TYPE",
     "BillLine",
     "BilledResource",
@@ -37,8 +46,11 @@ __all__ = [
 
 PLACEMENT_TYPE = "tensorfleet:fleet:WorkloadPlacement"
 _GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
-NODE_POOL_TYPES = {"aws:eks/nodeGroup:NodeGroup": "aws", _GKE_NODE_POOL: "gcp"}
+_AKS_AGENT_POOL = "azure-native:containerservice:AgentPool"
+NODE_POOL_TYPES = {"aws:eks/nodeGroup:NodeGroup": "aws", _GKE_NODE_POOL: "gcp", _AKS_AGENT_POOL: "azure"}
 """Accelerator node pools as cloud resources, and their cloud."""
+PACKAGE_CLOUDS = {"aws": "aws", "gcp": "gcp", "azure-native": "azure"}
+"""The cloud of each Pulumi provider package (a resource type's first part)."""
 _LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
 
@@ -319,6 +331,59 @@ def _gcs_bucket(context: _Context, resource: BilledResource) -> list[BillLine]:
     return _artifact_storage(context, resource, "gcs_standard_storage")
 
 
+def _aks_nodes(context: _Context, resource: BilledResource, pool: Mapping[str, Any]) -> list[BillLine]:
+    """An AKS pool's VMs (accelerator sizes from the catalog, others from the price list) and OS disks."""
+    vm_size = pool.get("vmSize")
+    if not vm_size:
+        return []
+    nodes = int(pool.get("count") or 0)
+    capacity = "spot" if pool.get("scaleSetPriority") == "Spot" else "on-demand"
+    workload = (pool.get("tags") or {}).get("workload")
+    if vm_size in AKS_VM_ITEMS and capacity == "on-demand":
+        lines = [context.line(resource, AKS_VM_ITEMS[vm_size], nodes * HOURS_PER_MONTH, f"{nodes} node(s)", workload)]
+    else:
+        lines = [context.nodes(resource, vm_size, nodes, capacity, workload)]
+    if pool.get("osDiskType", "Managed") == "Managed":
+        size = int(pool.get("osDiskSizeGb") or 128)
+        disk = AKS_DISK_ITEMS.get(size, f"managed_disk_premium_ssd_{size}_gib")
+        lines.append(context.line(resource, disk, nodes, f"{nodes} OS disk(s) of {size} GiB", workload))
+    return lines
+
+
+def _aks_agent_pool(context: _Context, resource: BilledResource) -> list[BillLine]:
+    return _aks_nodes(context, resource, resource.inputs)
+
+
+def _aks_cluster(context: _Context, resource: BilledResource) -> list[BillLine]:
+    """The Standard tier's uptime SLA, and the pools declared with the cluster (its System pool)."""
+    inputs = resource.inputs
+    lines = []
+    if (inputs.get("sku") or {}).get("tier") == "Standard":
+        lines.append(context.line(resource, "aks_standard_tier", HOURS_PER_MONTH))
+    for pool in inputs.get("agentPoolProfiles") or []:
+        lines += _aks_nodes(context, resource, pool)
+    return lines
+
+
+def _azure_diagnostics(context: _Context, resource: BilledResource) -> list[BillLine]:
+    """Control-plane logs sent to Log Analytics (the stack sends only the AKS clusters')."""
+    if not any(log.get("enabled") for log in resource.inputs.get("logs") or []):
+        return []
+    gb = context.usage.control_plane_log_gb_per_cluster_month
+    return [context.line(resource, "log_analytics_ingestion", gb, f"{gb:g} GB of control-plane logs per cluster-month")]
+
+
+def _azure_public_ip(context: _Context, resource: BilledResource) -> list[BillLine]:
+    if (resource.inputs.get("sku") or {}).get("name") != "Standard":
+        return []
+    return [context.line(resource, "public_ip_standard", HOURS_PER_MONTH)]
+
+
+def _azure_storage(context: _Context, resource: BilledResource) -> list[BillLine]:
+    """The model weights of every stage placed in the account's region, in as many versions as kept."""
+    return _artifact_storage(context, resource, "blob_hot_lrs_storage")
+
+
 def _placement(context: _Context, resource: BilledResource) -> list[BillLine]:
     """A placement on a cloud the stack does not build yet: its nodes, what each node adds, its
     model's storage, and (on the region's and cloud's first record) what opening them costs."""
@@ -358,6 +423,12 @@ _RULES: dict[str, Callable[[_Context, BilledResource], list[BillLine]]] = {
     "gcp:compute/routerNat:RouterNat": _cloud_nat,
     "gcp:kms/cryptoKey:CryptoKey": _gcp_kms_key,
     "gcp:storage/bucket:Bucket": _gcs_bucket,
+    _AKS_AGENT_POOL: _aks_agent_pool,
+    "azure-native:containerservice:ManagedCluster": _aks_cluster,
+    "azure-native:monitor:DiagnosticSetting": _azure_diagnostics,
+    "azure-native:network:NatGateway": _nat_gateway,
+    "azure-native:network:PublicIPAddress": _azure_public_ip,
+    "azure-native:storage:StorageAccount": _azure_storage,
     PLACEMENT_TYPE: _placement,
 }
 

@@ -5,8 +5,8 @@ a key); every node carries a root disk; every model placed in a region is stored
 artifact bucket; a cloud used at all carries stack-wide pieces (AWS: the budget alerts key). The
 planner adds these to its costs (a region's fixed cost is paid once, whichever workloads use it),
 and the bill prices the same items: from the registered resources where the stack builds them
-(AWS), from this module where it does not build them yet (GCP, Azure). A test holds the two
-equal for every AWS region of the example plans.
+(AWS, GCP, Azure), from this module for a cloud whose fleet a stack does not build. A test holds
+the two equal for every region of the example plans.
 
 Each item names a row of ``regions/data/service_prices.csv``; quantities follow what the
 components build (``components/aws``) and the stack's usage assumptions.
@@ -21,6 +21,11 @@ from regions.catalog import Catalog
 from regions.pricing import HOURS_PER_MONTH, PriceBook, UnpricedItem, UsageAssumptions, load_price_book
 
 __all__ = [
+    "AKS_DISK_ITEMS",
+    "AKS_OS_DISK_GIB",
+    "AKS_SYSTEM_NODES",
+    "AKS_SYSTEM_VM_SIZE",
+    "AKS_VM_ITEMS",
     "ROOT_DISK_GIB",
     "FleetLayout",
     "Footprint",
@@ -34,6 +39,16 @@ __all__ = [
 
 ROOT_DISK_GIB = 200
 """Root disk of every accelerator node: model-server container images are large."""
+AKS_OS_DISK_GIB = 128
+"""OS disk of every AKS node: Azure prices managed disks by size tier, and 128 GiB is the P10 tier."""
+AKS_DISK_ITEMS = {128: "managed_disk_premium_ssd_p10"}
+"""Premium SSD OS disk sizes with a priced tier."""
+AKS_SYSTEM_VM_SIZE = "Standard_DS2_v2"
+"""Every AKS cluster needs a System pool; this one runs CoreDNS and the cluster add-ons."""
+AKS_SYSTEM_NODES = 2
+"""Two, so that a node upgrade or failure leaves system pods somewhere to run."""
+AKS_VM_ITEMS = {"Standard_DS2_v2": "vm_standard_ds2_v2"}
+"""General-purpose VM sizes with a priced item (accelerator sizes are priced from the catalog)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,8 +100,11 @@ def region_items(catalog: Catalog, cloud: str, region: str, layout: FleetLayout)
             Item("cloud_nat_data", nat_gb, f"{nat_gb:g} GB processed per gateway-month"),
         ]
     if cloud == "azure":
+        system = f"{AKS_SYSTEM_NODES} system node(s)"
         return [
             Item("aks_standard_tier", HOURS_PER_MONTH),
+            Item(AKS_VM_ITEMS[AKS_SYSTEM_VM_SIZE], AKS_SYSTEM_NODES * HOURS_PER_MONTH, system),
+            Item(AKS_DISK_ITEMS[AKS_OS_DISK_GIB], AKS_SYSTEM_NODES, system),
             _named(logs, "log_analytics_ingestion"),
             Item("nat_gateway", HOURS_PER_MONTH),
             Item("nat_gateway_data", nat_gb, f"{nat_gb:g} GB processed per gateway-month"),
@@ -103,7 +121,9 @@ def node_items(cloud: str) -> list[Item]:
         # Cloud NAT bills each VM that uses the gateway by the hour (up to 32 VMs, then a flat fee:
         # counting every node is an upper bound).
         return [Item("pd_balanced", ROOT_DISK_GIB), Item("cloud_nat_gateway", HOURS_PER_MONTH)]
-    return []  # Azure prices managed disks by size tier, and no sourced tier holds 200 GiB
+    if cloud == "azure":
+        return [Item(AKS_DISK_ITEMS[AKS_OS_DISK_GIB], 1)]
+    raise ValueError(f"unknown cloud {cloud!r}")
 
 
 def stage_items(cloud: str, weights_gb: float | None, usage: UsageAssumptions) -> list[Item]:

@@ -69,6 +69,18 @@ class ProgramRun:
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
+def echoed_outputs(resource_type: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A resource's inputs as its outputs, in the shape the cloud returns them where that differs:
+    Azure takes user-assigned identities as a list of IDs and returns them keyed by ID."""
+    outputs = dict(inputs)
+    identity = outputs.get("identity")
+    if resource_type.startswith("azure-native:") and isinstance(identity, Mapping):
+        assigned = identity.get("userAssignedIdentities")
+        if isinstance(assigned, list):
+            outputs["identity"] = {**identity, "userAssignedIdentities": {str(i): {} for i in assigned}}
+    return outputs
+
+
 class EchoMocks(mocks.Mocks):
     """Outputs equal inputs; the IDs are stable so that repeated plans compare equal.
 
@@ -76,7 +88,7 @@ class EchoMocks(mocks.Mocks):
     """
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
-        return f"{args.name}-id", dict(args.inputs)
+        return f"{args.name}-id", echoed_outputs(args.typ, args.inputs)
 
     def call(self, args: mocks.MockCallArgs) -> dict:  # type: ignore[override]  # a plain dict; see the SDK's mock monitor
         return {}

@@ -8,7 +8,7 @@ from typing import Any
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from regions.bill import PLACEMENT_TYPE
+from regions.bill import PACKAGE_CLOUDS, PLACEMENT_TYPE
 from tensorfleet.bill_report import bill_lines, bill_section
 from tensorfleet.engine import SECRET_PLACEHOLDER, ProgramRun, Registration
 
@@ -109,8 +109,8 @@ def _location(reg: Registration, by_urn: Mapping[str, Registration]) -> tuple[st
 
 def _provider_location(reg: Registration, by_urn: Mapping[str, Registration]) -> tuple[str, str | None] | None:
     if reg.type.startswith("pulumi:providers:"):
-        cloud = reg.type.removeprefix("pulumi:providers:")
-        return cloud, reg.inputs.get("region") or reg.inputs.get("location")
+        package = reg.type.removeprefix("pulumi:providers:")
+        return PACKAGE_CLOUDS.get(package, package), reg.inputs.get("region") or reg.inputs.get("location")
     if reg.provider:
         provider = by_urn.get(reg.provider.rsplit("::", 1)[0])  # a provider reference is "<urn>::<id>"
         if provider is not None:

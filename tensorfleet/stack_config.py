@@ -209,6 +209,49 @@ class GcpConfig(_Model):
         return _api_cidrs(values)
 
 
+_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+class AzureConfig(_Model):
+    """Settings for every Azure placement of the stack."""
+
+    subscription_id: Annotated[str, Field(pattern=_GUID)]
+    """The subscription every Azure resource of the stack goes in; its budgets track it."""
+    tenant_id: Annotated[str, Field(pattern=_GUID)]
+    """The Entra ID tenant that owns the key vaults and signs the clusters' users in."""
+    admin_group_object_ids: Annotated[list[Annotated[str, Field(pattern=_GUID)]], Field(max_length=10)] = Field(
+        default_factory=list
+    )
+    """Entra ID groups made cluster administrators through Azure RBAC. Default: none (grant roles
+    on each cluster yourself)."""
+    node_cidr: str = "10.80.0.0/16"
+    """Address space of every tensorfleet virtual network and its node subnet (one per region; not peered)."""
+    pod_cidr: str = "10.244.0.0/16"
+    """Pod range of the Azure CNI overlay (not routable outside the cluster)."""
+    service_cidr: str = "10.96.0.0/16"
+    public_access_cidrs: Annotated[list[str], Field(max_length=50)] = Field(default_factory=list)
+    """Outside production: IPv4 CIDRs allowed to reach a public API server (authorised IP ranges).
+    Default: none (private cluster)."""
+    gpu_driver: Literal["cloud", "operator"] = "cloud"
+    """Who installs NVIDIA drivers on GPU pools: AKS (``cloud``) or the serving layer's GPU operator
+    (``operator``); never both. Default: cloud."""
+
+    @field_validator("node_cidr", "pod_cidr", "service_cidr")
+    @classmethod
+    def _private_range(cls, value: str) -> str:
+        network = _ipv4_network(value)
+        if not network.is_private:
+            raise ValueError(f"must be a private (RFC 1918) IPv4 range, got {network}")
+        if network.prefixlen > 24:
+            raise ValueError(f"must hold at least a /24, got {network}")
+        return str(network)
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _narrow_cidrs(cls, values: list[str]) -> list[str]:
+        return _api_cidrs(values)
+
+
 class StackConfig(_Model):
     """Everything one environment decides; see stacks/Pulumi.dev.yaml for a worked example."""
 
@@ -239,6 +282,8 @@ class StackConfig(_Model):
     """Required when any workload is placed on AWS."""
     gcp: GcpConfig | None = None
     """Required when any workload is placed on GCP."""
+    azure: AzureConfig | None = None
+    """Required when any workload is placed on Azure."""
     budget_alert_emails: Annotated[list[Email], Field(max_length=50)] = Field(default_factory=list)
     """Who receives budget alerts (each confirms the subscription by email; each address once,
     compared case-insensitively). Default: nobody."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from pulumi.runtime import mocks, rpc
 
 from tensorfleet.engine import PROJECT_ROOT, run_program
@@ -39,3 +42,31 @@ def test_consumer_deploys_into_its_namespace_with_a_secret_kubeconfig():
     assert config_map.inputs["metadata"]["namespace"] == "trust-safety"
     assert config_map.inputs["data"]["cluster"].startswith(("aws:", "gcp:", "azure:"))
     assert run.outputs["namespace"] == "trust-safety"
+
+
+def _consume(fleet, workload: str, clusters: list[str]):
+    config = {"app:workload": workload, "app:clusters": json.dumps(clusters)}
+    run = run_program("prod", config, project="app", program_dir=PROJECT_ROOT / "examples" / "consumer",
+                      mock=_FleetReference(fleet.outputs))  # fmt: skip
+    maps = {r.name: r.inputs for r in run.registrations if r.type == "kubernetes:core/v1:ConfigMap"}
+    providers = [r for r in run.registrations if r.type == "pulumi:providers:kubernetes"]
+    assert len(providers) == len(clusters) and all(rpc.is_rpc_secret(p.inputs["kubeconfig"]) for p in providers)
+    return maps
+
+
+def test_consumer_reads_a_gcp_and_an_azure_cluster_with_their_identity_settings():
+    fleet = run_stack("prod")
+    gcp = _consume(fleet, "document-summaries", ["gcp:us-east4"])["app-settings-gcp-us-east4"]
+    assert gcp["metadata"]["namespace"] == fleet.outputs["workloads"]["document-summaries"]["namespace"]
+    assert gcp["data"]["project"] == "acme-ml-prod" and gcp["data"]["workloadIdentityPool"]
+    maps = _consume(fleet, "recommendation-embeddings", ["azure:eastus", "aws:us-east-2"])
+    azure = maps["app-settings-azure-eastus"]["data"]
+    assert azure["resourceGroup"] == "tensorfleet-prod-eastus" and azure["oidcIssuerUrl"].startswith("https://")
+    assert azure["endpoint"] == fleet.outputs["clusters"]["azure:eastus"]["endpoint"]
+    assert maps["app-settings-aws-us-east-2"]["data"]["oidcProviderArn"].startswith("arn:aws:")
+
+
+def test_consumer_refuses_a_cluster_the_workload_does_not_run_on():
+    fleet = run_stack("prod")
+    with pytest.raises(Exception, match="runs on no cluster 'gcp:us-east4'"):
+        _consume(fleet, "recommendation-embeddings", ["gcp:us-east4"])

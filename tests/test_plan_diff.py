@@ -25,6 +25,11 @@ PROTECTED_TYPES = {
     "gcp:kms/keyRing:KeyRing",
     "gcp:kms/cryptoKey:CryptoKey",
     "gcp:storage/bucket:Bucket",
+    "azure-native:resources:ResourceGroup",
+    "azure-native:keyvault:Vault",
+    "azure-native:keyvault:Key",
+    "azure-native:containerservice:ManagedCluster",
+    "azure-native:storage:StorageAccount",
 }
 UNKNOWN, SECRET = "[unknown until deployed]", "[secret]"
 

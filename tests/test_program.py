@@ -29,7 +29,7 @@ def test_one_component_per_workload_and_placement(prod_run):
     for reg in prod_run.registrations:
         by_type.setdefault(reg.type, []).append(reg)
     assert {WORKLOAD, PLACEMENT} <= set(by_type)
-    assert all(t.startswith(("tensorfleet:", "aws:", "gcp:", "pulumi:providers:")) for t in by_type)
+    assert all(t.startswith(("tensorfleet:", "aws:", "gcp:", "azure-native:", "pulumi:providers:")) for t in by_type)
     assert sorted(r.name for r in by_type[WORKLOAD]) == [
         "chat-assistant",
         "content-moderation",

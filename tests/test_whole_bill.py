@@ -90,3 +90,29 @@ def test_each_gcp_region_costs_what_the_planner_counts(stack):
         assert usd == pytest.approx(footprint.region_fixed(f"gcp:{region}"), abs=0.01), region
         assert per_node[region] == pytest.approx(nodes[region] * footprint.per_node(f"gcp:{region}"), abs=0.01)
     assert not [b for b in plan["bill"] if b["cloud"] == "gcp" and "not built" in (b.get("assumption") or "")]
+
+
+def test_each_azure_region_costs_what_the_planner_counts(stack):
+    """An Azure region's built resources cost what the planner charged: its fixed cost (Standard
+    tier, System pool and its disks, audit logs, NAT gateway, its address and data) once, and per
+    GPU node its OS disk."""
+    name, _, _, plan = stack
+    nodes: dict[str, int] = defaultdict(int)
+    for placement in plan["placements"]:
+        if placement["cloud"] == "azure":
+            nodes[placement["region"]] += placement["nodes"]["desired"]
+    if not nodes:
+        pytest.skip(f"the {name} example places nothing on Azure")
+    footprint = footprint_of(load_catalog(), FleetLayout(usage=UsageAssumptions()))
+    fixed: dict[str, float] = defaultdict(float)
+    per_node: dict[str, float] = defaultdict(float)
+    for line in plan["bill"]:
+        if line["cloud"] != "azure" or line["unit"] == "node-hour" or line["type"].endswith(":StorageAccount"):
+            continue
+        pool = line["type"] == "azure-native:containerservice:AgentPool"
+        (per_node if pool else fixed)[line["region"]] += line["monthly_usd"]
+    assert set(fixed) == set(nodes), "the example stacks build every Azure region they place in"
+    for region, usd in fixed.items():
+        assert usd == pytest.approx(footprint.region_fixed(f"azure:{region}"), abs=0.01), region
+        assert per_node[region] == pytest.approx(nodes[region] * footprint.per_node(f"azure:{region}"), abs=0.01)
+    assert not [b for b in plan["bill"] if b["cloud"] == "azure" and "not built" in (b.get("assumption") or "")]

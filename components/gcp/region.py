@@ -4,11 +4,11 @@ bucket, node pools, and each workload's own identity."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
 
+from components.fleet.pool import PoolSpec
 from components.gcp.bucket import SecureGcsBucket, SecureGcsBucketArgs
 from components.gcp.cluster import GkeCluster, GkeClusterArgs
 from components.gcp.kms import RegionKeyRing, RegionKeyRingArgs
@@ -20,29 +20,14 @@ __all__ = ["GcpRegionFleet", "GcpRegionFleetArgs", "NodePoolSpec"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class NodePoolSpec:
-    """One placement row to run in this region."""
+class NodePoolSpec(PoolSpec):
+    """One placement row to run in this region, on a GKE machine type."""
 
-    workload: str
-    stage: str
-    tenant: str
     machine_type: str
-    accelerator: str
     accelerator_count: int
     zones: tuple[str, ...]
-    capacity: str
-    nodes_min: int
-    nodes_desired: int
-    nodes_max: int
-    driver: Literal["cloud", "operator"] = "cloud"
     gpu_sharing: GpuSharing | None = None
     reservation: pulumi.Input[str] | None = None
-    takeover: bool = False
-
-    @property
-    def key(self) -> str:
-        """``workload/stage``, with ``/takeover`` for a takeover pool: unique in a region."""
-        return f"{self.workload}/{self.stage}" + ("/takeover" if self.takeover else "")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,6 +15,7 @@ from components.fleet.usage import UsageRecord
 from regions.catalog import Catalog
 from regions.placement import FleetPlan
 from tensorfleet.fleet.aws import AwsFleet
+from tensorfleet.fleet.azure import AzureFleet
 from tensorfleet.fleet.base import CloudFleet, FleetConfigError
 from tensorfleet.fleet.gcp import GcpFleet
 from tensorfleet.fleet.workloads import gateway_only_args, workload_args, workload_output
@@ -23,7 +24,7 @@ from tensorfleet.stack_config import StackConfig
 
 __all__ = ["CLOUD_FLEETS", "FleetConfigError", "compose_fleet", "export_all"]
 
-CLOUD_FLEETS: tuple[CloudFleet, ...] = (AwsFleet(), GcpFleet())
+CLOUD_FLEETS: tuple[CloudFleet, ...] = (AwsFleet(), GcpFleet(), AzureFleet())
 
 
 def compose_fleet(plan: FleetPlan, environment: str, config: StackConfig, catalog: Catalog) -> dict[str, Any]:

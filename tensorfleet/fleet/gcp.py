@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 
 from components.budget.gcp import GcpBudgets, GcpBudgetsArgs
+from components.fleet.pool import with_takeover
 from components.gcp import ExistingGcpNetwork, GcpRegionFleet, GcpRegionFleetArgs, NodePoolSpec
 from components.naming import email_key
 from regions.catalog import Catalog
@@ -173,18 +174,7 @@ def _node_pools(
         driver=settings.gpu_driver,
         reservation=reservations.get(offering.instance_type) if on_demand else None,
     )
-    if not choice.takeover_nodes:
-        return [serving]
-    takeover = replace(
-        serving,
-        capacity="on-demand",
-        nodes_min=0,
-        nodes_desired=0,
-        nodes_max=choice.takeover_nodes,
-        reservation=None,
-        takeover=True,
-    )
-    return [serving, takeover]
+    return with_takeover(serving, choice.takeover_nodes, reservation=None)
 
 
 def _check_region_keys(settings: GcpConfig, catalog: Catalog) -> None:

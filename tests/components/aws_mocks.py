@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -11,7 +12,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from tensorfleet.engine import EchoMocks, ProgramRun, read_stack_config, run_program
+from tensorfleet.engine import EchoMocks, ProgramRun, echoed_outputs, read_stack_config, run_program
 
 ACCOUNT = "111122223333"
 
@@ -41,10 +42,56 @@ class AwsMocks(mocks.Mocks):
             outputs["latestVersion"] = 1
         if args.typ.startswith("gcp:"):
             resource_id = _gcp_outputs(args, outputs) or resource_id
+        if args.typ.startswith("azure-native:"):
+            outputs = echoed_outputs(args.typ, outputs)
+            resource_id = _azure_outputs(args, outputs)
         return resource_id, outputs
 
     def call(self, args: mocks.MockCallArgs) -> dict:  # type: ignore[override]
+        if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
+            # The shape of ``az aks get-credentials --format exec``: Entra ID sign-in through kubelogin.
+            config = json.dumps({
+                "apiVersion": "v1", "kind": "Config",
+                "clusters": [{"name": args.args["resourceName"], "cluster": {"server": "https://aks.example:443"}}],
+                "users": [{"name": "clusterUser", "user": {"exec": {"command": "kubelogin", "args": ["get-token"]}}}],
+            })  # fmt: skip
+            return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(config.encode()).decode()}]}
         return {}
+
+
+AZURE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+_AZURE_NAME_INPUTS = [
+    "agentPoolName", "keyName", "containerName", "subnetName", "resourceName", "vaultName", "accountName",
+    "virtualNetworkName",
+]  # fmt: skip
+"""Inputs that name an Azure resource (its ``name`` output), by resource type."""
+
+
+def _azure_outputs(args: mocks.MockResourceArgs, outputs: dict[str, Any]) -> str:
+    """What Azure returns for the resources that others read; the ARM ID."""
+    group = args.inputs.get("resourceGroupName", "rg")
+    name = args.name
+    kind = args.typ.split(":")[-1]
+    resource_id = f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{group}/providers/test/{kind}/{name}"
+    keys = ["resourceGroupName"] if kind == "ResourceGroup" else _AZURE_NAME_INPUTS
+    outputs["name"] = next((args.inputs[k] for k in keys if k in args.inputs), f"{name}-name")
+    if kind == "UserAssignedIdentity":
+        outputs.update(principalId=f"{name}-principal", clientId=f"{name}-client")
+    if kind == "Key":
+        outputs.update(
+            keyUri=f"https://vault.vault.azure.net/keys/{name}",
+            keyUriWithVersion=f"https://vault.vault.azure.net/keys/{name}/1",
+        )
+    if kind == "ManagedCluster":
+        outputs.update(
+            fqdn=f"{name}.hcp.{args.inputs['location']}.azmk8s.io",
+            privateFQDN=f"{name}.privatelink.{args.inputs['location']}.azmk8s.io",
+            oidcIssuerProfile={
+                "enabled": True,
+                "issuerURL": f"https://{args.inputs['location']}.oic.prod-aks.azure.com/{name}/",
+            },
+        )
+    return resource_id
 
 
 def _gcp_outputs(args: mocks.MockResourceArgs, outputs: dict[str, Any]) -> str | None:

@@ -19,6 +19,11 @@ IMAGING_ON_AWS = {
 }
 
 
+IMAGING_ON_AZURE = {
+    "profile": "workloads/examples/diagnostic-imaging.yaml",
+    "overrides": {"placement": {"clouds": ["azure"]}},
+}
+
 PLACEMENT = "tensorfleet:fleet:WorkloadPlacement"
 
 
@@ -195,6 +200,50 @@ def test_hipaa_rules_judge_the_gcp_fleet_of_the_imaging_workload_from_its_own_in
     assert any("secrets are not encrypted with a customer-managed key" in m for m in messages)
 
 
+def test_hipaa_rules_judge_an_azure_fleet_of_the_imaging_workload_from_its_own_inputs():
+    """Where a business associate agreement covers Azure, the imaging workload may land there: its
+    AKS clusters, agent pools, key vaults, keys and storage accounts are compliant as built, and each
+    weakened input is named."""
+    run = _run("prod", workloads=[IMAGING_ON_AZURE], hipaaClouds=["aws", "gcp", "azure"])
+    assert {r.inputs["cloud"] for r in run.registrations if r.type == PLACEMENT} == {"azure"}
+    assert _by(evaluate(run), "hipaa-encryption") == []
+    weakened = {
+        "azure-native:containerservice:ManagedCluster": (
+            lambda i: {**i, "apiServerAccessProfile": {"enablePrivateCluster": False},
+                       "securityProfile": {"azureKeyVaultKms": {"enabled": False}}},
+            "API server is public",
+        ),
+        "azure-native:containerservice:AgentPool": (
+            lambda i: {**i, "enableEncryptionAtHost": False}, "enableEncryptionAtHost must be true",
+        ),
+        "azure-native:keyvault:Vault": (
+            lambda i: {**i, "properties": {**i["properties"], "enablePurgeProtection": False}}, "can be purged",
+        ),
+        "azure-native:keyvault:Key": (
+            lambda i: {**i, "properties": {k: v for k, v in i["properties"].items() if k != "rotationPolicy"}},
+            "never rotated",
+        ),
+        "azure-native:storage:StorageAccount": (
+            lambda i: {**i, "minimumTlsVersion": "TLS1_0", "encryption": {"keySource": "Microsoft.Storage"}},
+            "older than 1.2",
+        ),
+        "azure-native:monitor:DiagnosticSetting": (
+            lambda i: {**i, "logs": [{"category": "kube-apiserver", "enabled": True}]}, "audit logs go nowhere",
+        ),
+    }  # fmt: skip
+    for type_, (edit, fragment) in weakened.items():
+        messages = [v["message"] for v in _by(evaluate(_edited(run, type_, edit)), "hipaa-encryption")]
+        assert any(fragment in m for m in messages), type_
+        assert all("serves HIPAA workloads" in m for m in messages)
+    cluster_type = "azure-native:containerservice:ManagedCluster"
+    cluster = _edited(run, cluster_type, weakened[cluster_type][0])
+    messages = [v["message"] for v in _by(evaluate(cluster), "hipaa-encryption")]
+    assert any("secrets are not encrypted with a customer-managed key" in m for m in messages)
+    storage = _edited(run, "azure-native:storage:StorageAccount", weakened["azure-native:storage:StorageAccount"][0])
+    messages = [v["message"] for v in _by(evaluate(storage), "hipaa-encryption")]
+    assert any("no customer-managed key" in m for m in messages)
+
+
 # --- hygiene --------------------------------------------------------------------------------
 
 
@@ -220,6 +269,22 @@ def test_gke_pools_need_a_gcp_budget_of_their_own(prod):
     no_gcp = replace(prod, registrations=[r for r in prod.registrations if r.type != "gcp:billing/budget:Budget"])
     (violation,) = _by(evaluate(no_gcp), "budget-alarm-required")
     assert "on gcp" in violation["message"] and "has no gcp budget alarm" in violation["message"]
+
+
+def test_aks_pools_need_an_azure_budget_and_the_stacks_own_tags(prod):
+    """Azure providers set no default tags, so each AKS pool carries the stack's cost tags itself."""
+    no_azure = replace(
+        prod, registrations=[r for r in prod.registrations if r.type != "azure-native:consumption:Budget"]
+    )
+    (violation,) = _by(evaluate(no_azure), "budget-alarm-required")
+    assert "on azure" in violation["message"] and "has no azure budget alarm" in violation["message"]
+    untagged = _edited(
+        prod,
+        "azure-native:containerservice:AgentPool",
+        lambda inputs: {**inputs, "tags": {k: v for k, v in inputs["tags"].items() if k != "cost-centre"}},
+    )
+    violations = _by(evaluate(untagged), "cost-allocation-tags")
+    assert violations and all("lacks the cost-allocation tag(s) ['cost-centre']" in v["message"] for v in violations)
 
 
 def test_every_policy_has_a_config_schema():

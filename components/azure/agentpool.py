@@ -1,0 +1,146 @@
+"""An AKS agent pool for one placement: GPU VMs of one size, encrypted at host with CMEK OS disks,
+tainted and labelled, autoscaled between the planner's bounds."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from components.fleet.labels import GPU_DRIVER_LABEL
+from components.naming import digest_key
+from regions.footprint import AKS_OS_DISK_GIB
+
+__all__ = [
+    "MIG_ACCELERATORS",
+    "MIG_PROFILES",
+    "AksAgentPool",
+    "AksAgentPoolArgs",
+    "agent_pool_name",
+    "gpu_vendor",
+]
+
+MIG_PROFILES = ("MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g")
+"""AKS's GPU instance profiles (the ``gpuInstanceProfile`` values of the 2025-09-01 API)."""
+MIG_ACCELERATORS = frozenset({"A100", "A100-80GB", "A100-80GB-PCIe", "H100", "H100-NVL", "H200"})
+"""Accelerators with Multi-Instance GPU, per NVIDIA's MIG user guide (Ampere A100 and Hopper)."""
+SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
+"""The taint AKS puts on every spot pool; stated so that it is reviewed, not discovered."""
+_AMD = ("MI300X", "Radeon")
+
+
+def gpu_vendor(accelerator: str) -> Literal["nvidia", "amd"]:
+    """Whose GPU the catalog's accelerator name is."""
+    return "amd" if accelerator.startswith(_AMD) else "nvidia"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AksAgentPoolArgs:
+    resource_group: pulumi.Input[str]
+    cluster_name: pulumi.Input[str]
+    key: str
+    """The pool's stable key in the region (``workload/stage``); its Azure name derives from it."""
+    vm_size: str
+    accelerator: str
+    """Canonical accelerator name, e.g. ``H100-NVL``."""
+    capacity: str
+    """``on-demand`` or ``spot``."""
+    nodes_min: int
+    nodes_desired: int
+    nodes_max: int
+    workload: str
+    tenant: str
+    subnet_id: pulumi.Input[str]
+    driver: Literal["cloud", "operator"] = "cloud"
+    """Who installs the GPU driver: AKS (``cloud``, NVIDIA only) or the serving layer's operator."""
+    mig_profile: str | None = None
+    """MIG partitioning of every GPU (``MIG1g`` … ``MIG7g``), only on sizes with MIG-capable GPUs."""
+    takeover: bool = False
+    tags: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+class AksAgentPool(pulumi.ComponentResource):
+    """Nodes of one VM size for one workload stage in one cluster."""
+
+    agent_pool_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AksAgentPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _validate(args)
+        super().__init__("tensorfleet:azure:AksAgentPool", name, None, opts)
+        vendor = gpu_vendor(args.accelerator)
+        # AKS installs NVIDIA drivers only; AMD GPUs always take the operator's.
+        driver = args.driver if vendor == "nvidia" else "operator"
+        spot = args.capacity == "spot"
+        taints = [f"{vendor}.com/gpu=present:NoSchedule"] + ([SPOT_TAINT] if spot else [])
+        pool = azure_native.containerservice.AgentPool(
+            f"{name}-pool",
+            agent_pool_name=agent_pool_name(args.key),
+            resource_group_name=args.resource_group,
+            resource_name_=args.cluster_name,
+            mode="User",
+            os_type="Linux",
+            os_sku="Ubuntu",
+            vm_size=args.vm_size,
+            count=args.nodes_desired,
+            enable_auto_scaling=True,
+            min_count=args.nodes_min,
+            max_count=args.nodes_max,
+            scale_down_mode="Delete",
+            scale_set_priority="Spot" if spot else "Regular",
+            scale_set_eviction_policy="Delete" if spot else None,
+            # Pay up to the on-demand price: nodes are evicted for capacity, never for price.
+            spot_max_price=-1 if spot else None,
+            os_disk_size_gb=AKS_OS_DISK_GIB,
+            os_disk_type="Managed",
+            enable_encryption_at_host=True,
+            enable_node_public_ip=False,
+            vnet_subnet_id=args.subnet_id,
+            gpu_profile=azure_native.containerservice.GPUProfileArgs(driver="Install" if driver == "cloud" else "None"),
+            gpu_instance_profile=args.mig_profile,
+            node_labels={
+                "tensorfleet.io/accelerator": args.accelerator.replace(" ", "-"),
+                "tensorfleet.io/workload": args.workload,
+                "tensorfleet.io/tenant": args.tenant,
+                GPU_DRIVER_LABEL: driver,
+            },
+            node_taints=taints,
+            upgrade_settings=azure_native.containerservice.AgentPoolUpgradeSettingsArgs(max_surge="1"),
+            tags={**args.tags, "workload": args.workload, "tenant": args.tenant},
+            # The cluster autoscaler owns the node count once the pool exists.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"]),
+        )
+        self.agent_pool_name = pool.name
+        self.register_outputs({"agent_pool_name": self.agent_pool_name})
+
+
+def agent_pool_name(key: str) -> str:
+    """A Linux agent pool name (a lowercase letter, then letters and digits, at most 12) that keeps
+    the workload readable and is unique for the key."""
+    letters = re.sub(r"[^a-z0-9]", "", key.split("/")[0].lower())
+    head = letters if letters[:1].isalpha() else f"p{letters}"
+    return f"{head[:6]}{digest_key(key)[:6]}"
+
+
+def _validate(args: AksAgentPoolArgs) -> None:
+    problems: list[pulumi.InputPropertyErrorDetails] = []
+
+    def problem(path: str, reason: str) -> None:
+        problems.append({"property_path": path, "reason": reason})
+
+    if not 0 <= args.nodes_min <= args.nodes_desired <= args.nodes_max or args.nodes_max < 1:
+        problem("nodes_desired", f"need 0 <= min <= desired <= max and max >= 1, got "
+                f"{args.nodes_min}/{args.nodes_desired}/{args.nodes_max}")  # fmt: skip
+    if args.capacity not in ("on-demand", "spot"):
+        problem("capacity", f"must be on-demand or spot, got {args.capacity!r}")
+    if not re.fullmatch(r"Standard_N[CDGV]\w+", args.vm_size):
+        problem("vm_size", f"AKS GPU pools take NC, ND, NG or NV sizes, got {args.vm_size!r}")
+    if args.mig_profile is not None:
+        if args.mig_profile not in MIG_PROFILES:
+            problem("mig_profile", f"must be one of {', '.join(MIG_PROFILES)}, got {args.mig_profile!r}")
+        elif args.accelerator not in MIG_ACCELERATORS:
+            problem("mig_profile", f"{args.accelerator} GPUs ({args.vm_size}) have no Multi-Instance GPU")
+    if problems:
+        raise pulumi.InputPropertiesError("AksAgentPool inputs are invalid", errors=problems)
