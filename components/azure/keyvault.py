@@ -4,6 +4,7 @@ with a disk encryption set and the identity that storage and disks use to reach 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -40,7 +41,7 @@ class RegionKeyVault(pulumi.ComponentResource):
     key_id: pulumi.Output[str]
     """The key's versioned URI, as AKS's KMS plugin needs it."""
     identity_id: pulumi.Output[str]
-    """User-assigned identity that storage accounts and the disk encryption set use for the key."""
+    """User-assigned identity that storage accounts use for the key (CMEK at creation needs one)."""
     disk_encryption_set_id: pulumi.Output[str]
     grants: list[pulumi.Resource]
     """What must exist before anything encrypts with the key."""
@@ -111,29 +112,38 @@ class RegionKeyVault(pulumi.ComponentResource):
             f"{name}-cmk-key", args.subscription_id, KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
             identity.principal_id, vault.id, child,
         )  # fmt: skip
+        # The API documents SystemAssigned as the identity of a new disk encryption set: it is granted
+        # the key once it exists, and nothing encrypts with the set before that grant.
         disk_set = azure_native.compute.DiskEncryptionSet(
             f"{name}-disks",
             resource_group_name=args.resource_group,
             location=args.region,
             encryption_type="EncryptionAtRestWithCustomerKey",
-            identity=azure_native.compute.EncryptionSetIdentityArgs(
-                type="UserAssigned", user_assigned_identities=[identity.id]
-            ),
+            identity=azure_native.compute.EncryptionSetIdentityArgs(type="SystemAssigned"),
             active_key=azure_native.compute.KeyForDiskEncryptionSetArgs(
-                key_url=key.key_uri, source_vault=azure_native.compute.SourceVaultArgs(id=vault.id)
+                key_url=key.key_uri_with_version, source_vault=azure_native.compute.SourceVaultArgs(id=vault.id)
             ),
             # Disks follow the key's rotation without a redeploy.
             rotation_to_latest_key_version_enabled=True,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[key_user]),
+            opts=child,
         )
+        disk_set_user = grant(
+            f"{name}-disks-key", args.subscription_id, KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
+            disk_set.identity.apply(_principal_id), vault.id, child,
+        )  # fmt: skip
         self.vault_id = vault.id
         self.vault_uri = pulumi.Output.from_input(f"https://{args.vault_name}.vault.azure.net/")
         self.key_name = key.name
         self.key_id = key.key_uri_with_version
         self.identity_id = identity.id
         self.disk_encryption_set_id = disk_set.id
-        self.grants = [key_user]
+        self.grants = [key_user, disk_set_user]
         self.register_outputs(
             {"vault_id": self.vault_id, "key_id": self.key_id, "disk_encryption_set_id": self.disk_encryption_set_id}
         )
+
+
+def _principal_id(identity: Any) -> Any:
+    """The disk encryption set's own identity; known once the set exists."""
+    return identity.principal_id if identity else None

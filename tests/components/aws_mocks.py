@@ -77,6 +77,8 @@ def _azure_outputs(args: mocks.MockResourceArgs, outputs: dict[str, Any]) -> str
     outputs["name"] = next((args.inputs[k] for k in keys if k in args.inputs), f"{name}-name")
     if kind == "UserAssignedIdentity":
         outputs.update(principalId=f"{name}-principal", clientId=f"{name}-client")
+    if kind == "DiskEncryptionSet":
+        outputs["identity"] = {**outputs["identity"], "principalId": f"{name}-principal"}
     if kind == "Key":
         outputs.update(
             keyUri=f"https://vault.vault.azure.net/keys/{name}",

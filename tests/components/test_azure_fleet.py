@@ -95,6 +95,10 @@ def test_key_vaults_purge_protected_rbac_only_and_keys_rotate(prod, staging):
     sets = _all(prod, "azure-native:compute:DiskEncryptionSet")
     assert sets and all(s.inputs["encryptionType"] == "EncryptionAtRestWithCustomerKey" for s in sets)
     assert all(s.inputs["rotationToLatestKeyVersionEnabled"] for s in sets)
+    # The disk encryption set and the storage identity each wrap with the key, nothing else does.
+    grants = _all(prod, "azure-native:authorization:RoleAssignment")
+    wrapping = [g for g in grants if g.inputs["roleDefinitionId"].endswith(KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER)]
+    assert len(wrapping) == 2 * len(sets) and all(g.inputs["principalId"] for g in wrapping)
 
 
 def test_identities_get_only_the_key_and_blob_roles_they_need(prod):
