@@ -218,6 +218,33 @@ def test_profile_edits_and_price_refreshes_rename_nothing(prod_run, monkeypatch)
             "tensorfleet:gcp.project_number: String should match pattern",
             id="gcp-project-number",
         ),
+        pytest.param(
+            {"azure": {"subscription_id": "acme-prod", "tenant_id": "11111111-1111-1111-1111-111111111111"}},
+            "tensorfleet:azure.subscription_id: String should match pattern",
+            id="azure-subscription",
+        ),
+        pytest.param(
+            {
+                "azure": {
+                    "subscription_id": "00000000-0000-0000-0000-000000000000",
+                    "tenant_id": "11111111-1111-1111-1111-111111111111",
+                    "service_cidr": "100.64.0.0/16",
+                }
+            },
+            "tensorfleet:azure.service_cidr: Value error, must be a private (RFC 1918) IPv4 range",
+            id="azure-public-service-range",
+        ),
+        pytest.param(
+            {
+                "azure": {
+                    "subscription_id": "00000000-0000-0000-0000-000000000000",
+                    "tenant_id": "11111111-1111-1111-1111-111111111111",
+                    "public_access_cidrs": ["0.0.0.0/0"],
+                }
+            },
+            "opens the cluster API to a large part of the internet",
+            id="azure-open-api",
+        ),
     ],
 )
 def test_bad_config_is_one_clean_run_error(changes, fragment):
@@ -225,6 +252,12 @@ def test_bad_config_is_one_clean_run_error(changes, fragment):
         _run("dev", **changes)
     assert fragment in str(exc_info.value)
     assert "Traceback" not in str(exc_info.value)
+
+
+def test_azure_placements_need_azure_config():
+    with pytest.raises(pulumi.RunError) as exc_info:
+        _run("staging", azure=None)
+    assert "workloads are placed on Azure but tensorfleet:azure is not configured" in str(exc_info.value)
 
 
 def test_secure_config_is_never_read_and_stays_secret(tmp_path):
