@@ -125,7 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     plan.set_defaults(handler=_plan)
 
     preflight = commands.add_parser(
-        "preflight", help="check the AWS account can launch the stack's plan (offerings, vCPU quotas)"
+        "preflight",
+        help="check the AWS account, GCP project and Azure subscription can launch the stack's plan "
+        "(offerings per region, accelerator and vCPU quotas); clouds without placements are not contacted",
     )
     preflight.add_argument("--stack", required=True, type=_stack_name, help="environment: stacks/Pulumi.<stack>.yaml")
     preflight.set_defaults(handler=_preflight)
@@ -195,25 +197,38 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _preflight(args: argparse.Namespace, client: Any = None) -> int:
-    """Exit 0 when everything fits, 3 when a blocker was found, 2 when AWS could not be asked."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+def _preflight(args: argparse.Namespace, client: Any = None, gcp: Any = None, azure: Any = None) -> int:
+    """Exit 0 when everything fits, 3 when a blocker was found, 2 when a cloud could not be asked.
 
-    from tensorfleet.preflight import render, requirements_from_plan, run_preflight
+    Only clouds with placements are asked, in turn (AWS, GCP, Azure); the first that cannot be asked
+    ends the command with one error line. ``client`` ``(service, region) -> boto3 client``, ``gcp``
+    ``() -> Compute Engine v1 service`` and ``azure`` ``(subscription_id) -> ComputeManagementClient``
+    replace the real clients (tests).
+    """
+    from regions.catalog import CLOUDS
+    from tensorfleet import preflight_azure, preflight_gcp
+    from tensorfleet.engine import StackConfigError
+    from tensorfleet.preflight import CloudUnreachable, check_aws, report, requirements_from_plan, stack_settings
+    from tensorfleet.stack_config import StackConfigInvalid
 
-    requirements = requirements_from_plan(_offline_plan(args.stack, None))
-    if not requirements:
-        print(f"stack {args.stack} places nothing on AWS; nothing to check")
+    plan = _offline_plan(args.stack, None)
+    needs = {cloud: requirements_from_plan(plan, cloud) for cloud in CLOUDS}
+    if not any(needs.values()):
+        print(f"stack {args.stack} places nothing on AWS, GCP or Azure; nothing to check")
         return 0
-    factory = client or (lambda service, region: boto3.client(service, region_name=region))
     try:
-        findings = run_preflight(requirements, factory)
-    except (BotoCoreError, ClientError) as exc:
-        raise CliError(f"AWS could not be asked: {exc}") from None
-    print(render(findings))
-    blockers = [f for f in findings if not f.ok]
-    print(f"\n{len(blockers)} blocker(s) in {len(findings)} check(s)")
+        settings = stack_settings(args.stack)
+        sections = []
+        if needs["aws"]:
+            sections.append(("AWS", check_aws(needs["aws"], client)))
+        if needs["gcp"]:
+            sections.append(preflight_gcp.check(needs["gcp"], settings, gcp))
+        if needs["azure"]:
+            sections.append(preflight_azure.check(needs["azure"], settings, azure))
+    except (StackConfigError, StackConfigInvalid, CloudUnreachable) as exc:
+        raise CliError(str(exc)) from None
+    text, blockers = report(sections)
+    print(text)
     return 3 if blockers else 0
 
 

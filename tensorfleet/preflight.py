@@ -1,9 +1,11 @@
-"""Before `pulumi up`: can the AWS account actually launch what the plan asks for?
+"""Before `pulumi up`: can the accounts actually launch what the plan asks for?
 
-For every AWS placement: is the instance type offered in the region (EC2
+This module holds the model shared by the three clouds (Requirement, Finding, the table) and the
+AWS checks. For every AWS placement: is the instance type offered in the region (EC2
 DescribeInstanceTypeOfferings, by availability-zone ID), and is there vCPU quota headroom for its
 family and capacity type (Service Quotas, against the vCPUs already running per
-DescribeInstances)? The plan's max node counts are what must fit.
+DescribeInstances)? The plan's max node counts are what must fit. GCP and Azure have their own
+modules (:mod:`tensorfleet.preflight_gcp`, :mod:`tensorfleet.preflight_azure`).
 """
 
 from __future__ import annotations
@@ -12,17 +14,27 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from regions.bill import PLACEMENT_TYPE
+from regions.catalog import Cloud
+
+if TYPE_CHECKING:
+    from tensorfleet.stack_config import StackConfig
 
 __all__ = [
     "QUOTA_CODES",
+    "CloudUnreachable",
     "Finding",
     "Requirement",
+    "check_aws",
+    "one_line",
     "quota_bucket",
+    "render",
+    "report",
     "requirements_from_plan",
     "run_preflight",
+    "stack_settings",
     "vcpus_in_use",
 ]
 
@@ -41,6 +53,11 @@ QUOTA_CODES: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
+class CloudUnreachable(Exception):
+    """A cloud with placements could not be asked (no config, no credentials, no answer, a refusal);
+    ``str()`` is one line naming the cloud."""
+
+
 @dataclass(frozen=True, slots=True)
 class Requirement:
     """What one placement needs at its peak."""
@@ -50,6 +67,10 @@ class Requirement:
     instance_type: str
     capacity: Literal["on-demand", "spot"]
     nodes_max: int
+    accelerator: str = ""
+    """Catalog accelerator name (``H100``, ``TPU v6e``); GCP quotas are counted per accelerator."""
+    accelerators_per_node: int = 0
+    """GPUs per node, or chips per TPU slice (one single-host slice is one node)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +82,10 @@ class Finding:
     """An instance type (offering check) or a quota name (quota check)."""
     check: Literal["offering", "quota"]
     ok: bool
+    """False for a blocker: the plan cannot launch as it stands."""
     detail: str
+    verified: bool = True
+    """False when no API answer can settle the check (a quota no metric names): shown, never a blocker."""
 
 
 def quota_bucket(instance_type: str) -> str:
@@ -73,12 +97,12 @@ def quota_bucket(instance_type: str) -> str:
     raise ValueError(f"{instance_type}: no accelerator vCPU quota bucket for family {family!r}")
 
 
-def requirements_from_plan(plan: dict[str, Any]) -> list[Requirement]:
-    """AWS placements of a ``tensorfleet.plan/v1`` document, from its WorkloadPlacement resources."""
+def requirements_from_plan(plan: dict[str, Any], cloud: Cloud = "aws") -> list[Requirement]:
+    """One cloud's placements of a ``tensorfleet.plan/v1`` document, from its WorkloadPlacement resources."""
     found = []
     for resource in plan["resources"]:
         inputs = resource["inputs"]
-        if resource["type"] == PLACEMENT_TYPE and inputs["cloud"] == "aws":
+        if resource["type"] == PLACEMENT_TYPE and inputs["cloud"] == cloud:
             found.append(
                 Requirement(
                     workload=f"{inputs['workload']}/{inputs['stage']}",
@@ -86,13 +110,49 @@ def requirements_from_plan(plan: dict[str, Any]) -> list[Requirement]:
                     instance_type=inputs["instanceType"],
                     capacity=inputs["capacityType"],
                     nodes_max=int(inputs["nodes"]["max"]),
+                    accelerator=inputs["accelerator"],
+                    accelerators_per_node=int(inputs["acceleratorCount"]),
                 )
             )
     return found
 
 
+def stack_settings(stack: str) -> StackConfig:
+    """The stack's validated config, read as the program reads it: GCP and Azure checks need the
+    project and subscription it names.
+
+    Raises:
+        StackConfigError, StackConfigInvalid: the file is missing or the config does not validate.
+    """
+    from tensorfleet.engine import read_stack_config
+    from tensorfleet.program_config import NAMESPACE, decode_value
+    from tensorfleet.stack_config import parse_stack_config
+
+    config, secret_keys = read_stack_config(stack)
+    prefix = f"{NAMESPACE}:"
+    values = {k[len(prefix) :]: decode_value(k[len(prefix) :], v) for k, v in config.items() if k.startswith(prefix)}
+    secret = {k[len(prefix) :] for k in secret_keys if k.startswith(prefix)}
+    return parse_stack_config(values, f"stacks/Pulumi.{stack}.yaml", secret)
+
+
 ClientFactory = Callable[[str, str], Any]
 """``(service, region) -> boto3 client``; tests pass clients aimed at a moto server or stubbed."""
+
+
+def check_aws(requirements: Sequence[Requirement], client: ClientFactory | None = None) -> list[Finding]:
+    """:func:`run_preflight` with boto3's default credentials unless ``client`` is given.
+
+    Raises:
+        CloudUnreachable: AWS could not be asked.
+    """
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    factory = client or (lambda service, region: boto3.client(service, region_name=region))
+    try:
+        return run_preflight(requirements, factory)
+    except (BotoCoreError, ClientError) as exc:
+        raise CloudUnreachable(f"AWS could not be asked: {one_line(exc)}") from None
 
 
 def run_preflight(requirements: Sequence[Requirement], client: ClientFactory) -> list[Finding]:
@@ -141,11 +201,37 @@ def run_preflight(requirements: Sequence[Requirement], client: ClientFactory) ->
 
 
 def render(findings: Iterable[Finding]) -> str:
-    """The findings as a table, blockers marked."""
+    """The findings as a table, blockers marked, unverified checks named as such (never as ``ok``)."""
     rows = [("region", "check", "subject", "status", "detail")]
-    rows += [(f.region, f.check, f.subject, "ok" if f.ok else "BLOCKER", f.detail) for f in findings]
+    rows += [(f.region, f.check, f.subject, _status(f), f.detail) for f in findings]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)), row[4]]) for row in rows)
+
+
+def report(sections: Sequence[tuple[str, Sequence[Finding]]]) -> tuple[str, int]:
+    """The report of every cloud's findings (a titled table each, then the totals), and the blocker count."""
+    parts = []
+    for title, findings in sections:
+        blocking = sum(not f.ok for f in findings)
+        parts.append(f"{title}: {blocking} blocker(s) in {len(findings)} check(s)\n{render(findings)}\n")
+    every = [f for _, findings in sections for f in findings]
+    blockers = sum(not f.ok for f in every)
+    unverified = sum(not f.verified for f in every)
+    parts.append(
+        f"{blockers} blocker(s) in {len(every)} check(s)" + (f", {unverified} unverified" if unverified else "")
+    )
+    return "\n".join(parts), blockers
+
+
+def _status(finding: Finding) -> str:
+    if not finding.ok:
+        return "BLOCKER"
+    return "ok" if finding.verified else "unverified"
+
+
+def one_line(error: BaseException) -> str:
+    """An SDK error's text on one line: Azure and Google errors span several, the CLI prints one."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _offered_zones(ec2: Any, instance_types: list[str]) -> dict[str, list[str]]:

@@ -1,7 +1,9 @@
 """Preflight against a moto server on loopback (EC2) and botocore's Stubber (Service Quotas).
 
 moto's Service Quotas backend knows only VPC quotas, so quota answers come from a Stubber, which
-checks every request and response against the real Service Quotas API model.
+checks every request and response against the real Service Quotas API model. The stacks also
+place workloads on GCP (and staging on Azure): the CLI tests answer those through the fakes of
+test_preflight_gcp and test_preflight_azure.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ import pytest
 from botocore.stub import Stubber
 
 from tensorfleet.cli import _preflight
-from tensorfleet.preflight import QUOTA_CODES, Requirement, quota_bucket, run_preflight
+from tensorfleet.preflight import QUOTA_CODES, Finding, Requirement, quota_bucket, render, report, run_preflight
+from tests.test_preflight_azure import compute as azure_compute
+from tests.test_preflight_azure import roomy_subscription
+from tests.test_preflight_gcp import compute as gcp_compute
+from tests.test_preflight_gcp import never, roomy_project
 
 
 def _quota_response(code: str, value: float) -> dict:
@@ -107,18 +113,54 @@ def test_quota_buckets(instance_type, bucket):
     assert quota_bucket(instance_type) == bucket
 
 
+def _gcp(project: str = "acme-ml-dev") -> object:
+    """The Compute Engine service factory of a project with room for anything (stacks' example projects)."""
+    api = roomy_project(project)
+    return lambda: gcp_compute(api)
+
+
 def test_cli_checks_every_aws_placement_of_a_stack(moto, capsys):
-    code = _preflight(argparse.Namespace(stack="dev"), client=_clients(moto))
+    code = _preflight(argparse.Namespace(stack="dev"), client=_clients(moto), gcp=_gcp(), azure=never)
     out = capsys.readouterr().out
     assert code == 0, out
     assert "0 blocker(s)" in out and "offering" in out and "quota" in out
+    assert "AWS: 0 blocker(s)" in out
 
 
 def test_cli_exits_3_on_a_blocker(moto, capsys):
     short = {code: 0.0 for code, _ in QUOTA_CODES.values()}
-    code = _preflight(argparse.Namespace(stack="dev"), client=_clients(moto, short))
+    code = _preflight(argparse.Namespace(stack="dev"), client=_clients(moto, short), gcp=_gcp(), azure=never)
     out = capsys.readouterr().out
     assert code == 3 and "BLOCKER" in out
+
+
+def test_cli_checks_every_cloud_of_a_stack(moto, capsys):
+    # staging places workloads on all three clouds; each gets its own section, then the totals.
+    api = roomy_subscription()
+    code = _preflight(
+        argparse.Namespace(stack="staging"),
+        client=_clients(moto),
+        gcp=_gcp("acme-ml-staging"),
+        azure=lambda s: azure_compute(api),
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    titles = [line.split(": ")[0] for line in out.splitlines() if ": 0 blocker(s) in " in line]
+    assert titles == ["AWS", "GCP project acme-ml-staging", "Azure subscription 00000000-0000-0000-0000-000000000000"]
+    assert out.splitlines()[-1].startswith("0 blocker(s) in ")
+    assert "Standard_NC40ads_H100_v5" in out and "lowPriorityCores" not in out  # staging's Azure pool is on-demand
+
+
+def test_an_unverified_finding_is_shown_as_such_and_does_not_block():
+    findings = [
+        Finding("us-east4", "TPU v6e spot", "quota", True, "no metric", verified=False),
+        Finding("us-east4", "tpu-v6e-4", "offering", True, "offered in us-east4-a"),
+    ]
+    text, blockers = report([("GCP project p", findings)])
+    assert blockers == 0
+    table = render(findings).splitlines()
+    assert "  unverified  no metric" in table[1] and "  ok  " in table[2]
+    assert text.endswith("0 blocker(s) in 2 check(s), 1 unverified")
 
 
 def test_cli_reports_unreachable_aws_cleanly(monkeypatch, capsys):
