@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["GPU_TYPES", "TPU_GENERATIONS", "TpuGeneration", "TpuMachine", "gpu_type", "tpu_machine"]
+__all__ = ["GPU_TYPES", "SERIES_GPU_TYPES", "TPU_GENERATIONS", "TpuGeneration", "TpuMachine", "gpu_type", "tpu_machine"]
 
 GPU_TYPES = {
     "T4": "nvidia-tesla-t4",
@@ -66,13 +66,19 @@ class TpuMachine:
         return self.hosts == 1
 
 
-def gpu_type(accelerator: str) -> str:
-    """The GKE guest accelerator type of a catalog GPU.
+SERIES_GPU_TYPES = {"a3-megagpu": "nvidia-h100-mega-80gb"}
+"""Machine series whose GPU the catalog names like another series' (A3 Mega's H100 is "H100")."""
+
+
+def gpu_type(accelerator: str, machine_type: str) -> str:
+    """The GKE guest accelerator type of a catalog GPU on a machine type (the series decides where
+    the catalog's name is shared: A3 High and A3 Mega both carry "H100").
 
     Raises:
         KeyError: GKE does not offer the accelerator as a GPU.
     """
-    return GPU_TYPES[accelerator]
+    series = machine_type.rsplit("-", 1)[0]
+    return SERIES_GPU_TYPES.get(series) or GPU_TYPES[accelerator]
 
 
 def tpu_machine(accelerator: str, chips: int) -> TpuMachine:

@@ -155,7 +155,7 @@ def node_locations(desired: int, zones: tuple[str, ...]) -> tuple[str, ...]:
 def _gpu(args: GkeNodePoolArgs) -> gcp.container.NodePoolNodeConfigGuestAcceleratorArgs:
     sharing = args.gpu_sharing
     return gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
-        type=gpu_type(args.accelerator),
+        type=gpu_type(args.accelerator, args.machine_type),
         count=args.accelerator_count,
         gpu_driver_installation_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
             gpu_driver_version="LATEST" if args.driver == "cloud" else "INSTALLATION_DISABLED"

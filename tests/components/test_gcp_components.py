@@ -84,3 +84,16 @@ def test_pool_inputs_that_cannot_be_built_are_refused_by_name(changes, path):
     with pytest.raises(pulumi.InputPropertiesError) as exc_info:
         GkeNodePool("bad", _pool_args(**changes))
     assert path in [error["property_path"] for error in exc_info.value.errors]
+
+
+def test_a3_mega_nodes_get_their_own_gpu_type_though_the_catalog_calls_it_h100():
+    from components.gcp.accelerators import gpu_type
+
+    assert gpu_type("H100", "a3-megagpu-8g") == "nvidia-h100-mega-80gb"
+    assert gpu_type("H100", "a3-highgpu-8g") == "nvidia-h100-80gb"
+    gpus = {
+        (o.accelerator, o.instance_type)
+        for o in load_catalog().offerings
+        if o.cloud == "gcp" and "TPU" not in o.accelerator
+    }
+    assert gpus and all(gpu_type(a, m).startswith("nvidia-") for a, m in gpus)

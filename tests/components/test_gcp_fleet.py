@@ -8,7 +8,7 @@ import math
 import pytest
 
 from components.budget.spec import ACTUAL_ALERT_PERCENTS, FORECAST_ALERT_PERCENTS
-from components.gcp.accelerators import GPU_TYPES, tpu_machine
+from components.gcp.accelerators import gpu_type, tpu_machine
 from components.gcp.kms import ROTATION_PERIOD, SERVICE_AGENTS
 from regions.bill import gke_pool_nodes
 from regions.catalog import load_catalog
@@ -164,7 +164,10 @@ def test_pools_are_the_planned_capacity_on_valid_machine_types_and_zones(dev, pr
                     assert math.prod(map(int, topology.split("x"))) == offering.accelerator_count
             else:
                 (gpu,) = config["guestAccelerators"]
-                assert (gpu["type"], gpu["count"]) == (GPU_TYPES[offering.accelerator], offering.accelerator_count)
+                assert (gpu["type"], gpu["count"]) == (
+                    gpu_type(offering.accelerator, offering.instance_type),
+                    offering.accelerator_count,
+                )
                 # The driver has one owner: GKE installs it and the label tells the serving layer so.
                 assert gpu["gpuDriverInstallationConfig"] == {"gpuDriverVersion": "LATEST"}
                 assert config["labels"]["tensorfleet.io/gpu-driver"] == "cloud"
