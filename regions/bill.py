@@ -344,7 +344,7 @@ def _aks_nodes(context: _Context, resource: BilledResource, pool: Mapping[str, A
     else:
         lines = [context.nodes(resource, vm_size, nodes, capacity, workload)]
     if pool.get("osDiskType", "Managed") == "Managed":
-        size = int(pool.get("osDiskSizeGb") or 128)
+        size = int(pool.get("osDiskSizeGB") or 128)
         disk = AKS_DISK_ITEMS.get(size, f"managed_disk_premium_ssd_{size}_gib")
         lines.append(context.line(resource, disk, nodes, f"{nodes} OS disk(s) of {size} GiB", workload))
     return lines

@@ -258,6 +258,9 @@ def test_azure_placements_need_azure_config():
     with pytest.raises(pulumi.RunError) as exc_info:
         _run("staging", azure=None)
     assert "workloads are placed on Azure but tensorfleet:azure is not configured" in str(exc_info.value)
+    with pytest.raises(pulumi.RunError) as exc_info:
+        _run("staging", budgetAlertEmails=[])
+    assert "tensorfleet:budgetAlertEmails: workloads are placed on Azure" in str(exc_info.value)
 
 
 def test_secure_config_is_never_read_and_stays_secret(tmp_path):

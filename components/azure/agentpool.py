@@ -107,7 +107,10 @@ class AksAgentPool(pulumi.ComponentResource):
                 GPU_DRIVER_LABEL: driver,
             },
             node_taints=taints,
-            upgrade_settings=azure_native.containerservice.AgentPoolUpgradeSettingsArgs(max_surge="1"),
+            # AKS refuses surge settings on spot pools (their nodes are replaced as evicted).
+            upgrade_settings=None
+            if spot
+            else azure_native.containerservice.AgentPoolUpgradeSettingsArgs(max_surge="1"),
             tags={**args.tags, "workload": args.workload, "tenant": args.tenant},
             # The cluster autoscaler owns the node count once the pool exists.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"]),

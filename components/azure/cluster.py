@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.azure.roles import KEY_VAULT_CRYPTO_USER, NETWORK_CONTRIBUTOR, grant
+from components.azure.roles import KEY_VAULT_CRYPTO_USER, NETWORK_CONTRIBUTOR, READER, grant
 from regions.footprint import AKS_OS_DISK_GIB, AKS_SYSTEM_NODES, AKS_SYSTEM_VM_SIZE
 
 __all__ = [
@@ -23,8 +23,8 @@ __all__ = [
     "dns_service_ip",
 ]
 
-AUDIT_LOG_CATEGORIES = ("kube-apiserver", "kube-audit-admin", "guard")
-"""API server, audit (write requests) and Entra ID authentication logs."""
+AUDIT_LOG_CATEGORIES = ("kube-apiserver", "kube-audit", "guard")
+"""API server, audit (every request, reads of secrets included) and Entra ID authentication logs."""
 LOG_RETENTION_DAYS = 30
 """Log Analytics keeps 31 days at no charge beyond ingestion."""
 
@@ -46,6 +46,8 @@ class AksClusterArgs:
     private: bool
     """API server reachable only inside the virtual network (a private cluster)."""
     public_access_cidrs: tuple[pulumi.Input[str], ...] = ()
+    egress_cidr: pulumi.Input[str] = ""
+    """The NAT gateway's address as a /32: allowed to a public API server beside the CIDRs."""
     admin_group_object_ids: tuple[str, ...] = ()
     production: bool = False
     tags: dict[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -68,6 +70,9 @@ class AksCluster(pulumi.ComponentResource):
         )  # fmt: skip
         grants = [
             grant(f"{name}-kms", args.subscription_id, KEY_VAULT_CRYPTO_USER, identity.principal_id, args.vault_id,
+                  child),
+            # AKS reads the disk encryption set it puts on node disks.
+            grant(f"{name}-disks", args.subscription_id, READER, identity.principal_id, args.disk_encryption_set_id,
                   child),
             grant(f"{name}-subnet", args.subscription_id, NETWORK_CONTRIBUTOR, identity.principal_id, args.subnet_id,
                   child),
@@ -105,7 +110,10 @@ class AksCluster(pulumi.ComponentResource):
             ),
             api_server_access_profile=azure_native.containerservice.ManagedClusterAPIServerAccessProfileArgs(
                 enable_private_cluster=args.private,
-                authorized_ip_ranges=None if args.private else list(args.public_access_cidrs),
+                # The nodes reach a public API server from the NAT gateway's address.
+                authorized_ip_ranges=None
+                if args.private
+                else pulumi.Output.all(*args.public_access_cidrs, args.egress_cidr).apply(_ranges),
                 disable_run_command=args.production,
             ),
             network_profile=azure_native.containerservice.ContainerServiceNetworkProfileArgs(
@@ -167,13 +175,22 @@ class AksCluster(pulumi.ComponentResource):
             opts=child,
         )
         credentials = azure_native.containerservice.list_managed_cluster_user_credentials_output(
-            resource_group_name=args.resource_group, resource_name=cluster.name, format="exec"
+            resource_group_name=args.resource_group,
+            resource_name=cluster.name,
+            format="exec",
+            # An invoke takes the provider of its parent: the region's, not the ambient default.
+            opts=pulumi.InvokeOutputOptions(parent=self),
         )
         self.name = cluster.name
         self.fqdn = cluster.private_fqdn if args.private else cluster.fqdn
         self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(_issuer_url)
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(_first_kubeconfig))
         self.register_outputs({"name": self.name, "fqdn": self.fqdn, "kubeconfig": self.kubeconfig})
+
+
+def _ranges(cidrs: list[Any]) -> list[str]:
+    """Authorised ranges without the egress address while it is not known (before the first update)."""
+    return [cidr for cidr in cidrs if cidr]
 
 
 def _issuer_url(profile: Any) -> Any:

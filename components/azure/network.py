@@ -4,6 +4,7 @@ static address (nodes get no public IPs, and the API server sees one stable sour
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -26,6 +27,8 @@ class AzureNetwork(pulumi.ComponentResource):
 
     subnet_id: pulumi.Output[str]
     nat_gateway_id: pulumi.Output[str]
+    egress_cidr: pulumi.Output[str]
+    """The NAT gateway's static address as a /32 (known once the address exists)."""
 
     def __init__(self, name: str, args: AzureNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tensorfleet:azure:Network", name, None, opts)
@@ -73,4 +76,10 @@ class AzureNetwork(pulumi.ComponentResource):
         )
         self.subnet_id = subnet.id
         self.nat_gateway_id = gateway.id
+        self.egress_cidr = address.ip_address.apply(_host_cidr)
         self.register_outputs({"subnet_id": self.subnet_id, "nat_gateway_id": self.nat_gateway_id})
+
+
+def _host_cidr(ip: str | None) -> Any:
+    """``<ip>/32``; None until the address is allocated."""
+    return f"{ip}/32" if ip else None

@@ -108,6 +108,7 @@ class AzureRegionFleet(pulumi.ComponentResource):
                 service_cidr=args.service_cidr,
                 private=private,
                 public_access_cidrs=() if private else args.public_access_cidrs,
+                egress_cidr=network.egress_cidr,
                 admin_group_object_ids=args.admin_group_object_ids,
                 production=args.production,
                 tags=args.tags,
@@ -193,7 +194,15 @@ def _workload_identity(
         opts=opts,
     )
     blobs = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
-    condition = f"((!(ActionMatches{{'{blobs}/read'}})) OR (@Resource[{blobs}:path] StringStartsWith '{workload}/'))"
+    prefix = f"'{workload}/'"
+    # Reading a blob is checked on its path; listing (the same action, sub-operation Blob.List) on
+    # the requested prefix, which a list request carries instead of a path.
+    condition = (
+        f"((!(ActionMatches{{'{blobs}/read'}} AND NOT SubOperationMatches{{'Blob.List'}})) "
+        f"OR (@Resource[{blobs}:path] StringStartsWith {prefix})) AND "
+        f"((!(ActionMatches{{'{blobs}/read'}} AND SubOperationMatches{{'Blob.List'}})) "
+        f"OR (@Request[{blobs}:prefix] StringStartsWith {prefix}))"
+    )
     grant(
         f"{name}-artifacts", args.subscription_id, STORAGE_BLOB_DATA_READER, identity.principal_id,
         storage.container_id, opts, condition=condition,

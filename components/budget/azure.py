@@ -1,11 +1,11 @@
 """Azure consumption budgets for each workload and for the stack, scoped to the subscription and
-filtered by tag, alerting e-mail addresses (or the subscription's owners when none are given)."""
+filtered by tag, alerting e-mail addresses."""
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -20,14 +20,22 @@ class AzureBudgetsArgs:
     subscription_id: pulumi.Input[str]
     budgets: tuple[BudgetSpec, ...]
     """Each scoped by tags (the agent pools' ``workload`` tag, or ``environment``)."""
-    alert_emails: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Addresses under stable keys (``components.naming.keyed(addresses, email_key)``)."""
+    alert_emails: Mapping[str, pulumi.Input[str]]
+    """Addresses under stable keys (``components.naming.keyed(addresses, email_key)``); at least one:
+    the API refuses a subscription budget whose alerts name no address or action group."""
 
 
 class AzureBudgets(pulumi.ComponentResource):
     """One budget per workload plus one for the stack, on the subscription."""
 
     def __init__(self, name: str, args: AzureBudgetsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if not args.alert_emails:
+            raise pulumi.InputPropertiesError(
+                "AzureBudgets inputs are invalid",
+                errors=[
+                    {"property_path": "alert_emails", "reason": "a subscription budget alerts at least one address"}
+                ],
+            )
         super().__init__("tensorfleet:budget:AzureBudgets", name, None, opts)
         scope = pulumi.Output.from_input(args.subscription_id).apply(lambda sub: f"/subscriptions/{sub}")
         # By key, so that reordering the addresses changes no budget.
@@ -56,8 +64,7 @@ class AzureBudgets(pulumi.ComponentResource):
 
 
 def notifications(emails: list[pulumi.Input[str]]) -> dict[str, azure_native.consumption.NotificationArgs]:
-    """Actual spend at 50, 90 and 100 % of the amount, and forecast spend at 100 %; to the
-    addresses, or to the subscription's Owners when there are none (a budget needs a contact)."""
+    """Actual spend at 50, 90 and 100 % of the amount, and forecast spend at 100 %, to the addresses."""
     rules = [("actual", "Actual", p) for p in ACTUAL_ALERT_PERCENTS] + [
         ("forecast", "Forecasted", p) for p in FORECAST_ALERT_PERCENTS
     ]
@@ -68,7 +75,6 @@ def notifications(emails: list[pulumi.Input[str]]) -> dict[str, azure_native.con
             threshold=percent,
             threshold_type=threshold_type,
             contact_emails=list(emails),
-            contact_roles=None if emails else ["Owner"],
         )
         for kind, threshold_type, percent in rules
     }

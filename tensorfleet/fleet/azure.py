@@ -42,6 +42,11 @@ class AzureFleet:
                 "tensorfleet:azure.subscription_id and .tenant_id, or exclude Azure with placement.clouds "
                 "in the profiles"
             )
+        if not config.budget_alert_emails:
+            raise FleetConfigError(
+                "tensorfleet:budgetAlertEmails: workloads are placed on Azure, whose subscription budgets must "
+                "alert at least one address; list who receives budget alerts"
+            )
         emails = keyed_config(config.budget_alert_emails, email_key, "tensorfleet:budgetAlertEmails")
         return _AzureLayout(config.azure, by_region, emails)
 

@@ -60,6 +60,7 @@ class AwsMocks(mocks.Mocks):
 
 
 AZURE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+AZURE_NAT_ADDRESS = "198.51.100.7"
 _AZURE_NAME_INPUTS = [
     "agentPoolName", "keyName", "containerName", "subnetName", "resourceName", "vaultName", "accountName",
     "virtualNetworkName",
@@ -77,6 +78,8 @@ def _azure_outputs(args: mocks.MockResourceArgs, outputs: dict[str, Any]) -> str
     outputs["name"] = next((args.inputs[k] for k in keys if k in args.inputs), f"{name}-name")
     if kind == "UserAssignedIdentity":
         outputs.update(principalId=f"{name}-principal", clientId=f"{name}-client")
+    if kind == "PublicIPAddress":
+        outputs["ipAddress"] = AZURE_NAT_ADDRESS
     if kind == "DiskEncryptionSet":
         outputs["identity"] = {**outputs["identity"], "principalId": f"{name}-principal"}
     if kind == "Key":

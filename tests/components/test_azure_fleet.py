@@ -12,13 +12,14 @@ from components.azure.keyvault import KEY_ROTATION
 from components.azure.roles import (
     KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
     KEY_VAULT_CRYPTO_USER,
+    READER,
     STORAGE_BLOB_DATA_READER,
 )
 from components.budget.spec import ACTUAL_ALERT_PERCENTS, FORECAST_ALERT_PERCENTS
 from components.fleet.labels import GPU_DRIVER_LABEL
 from regions.catalog import load_catalog
 from regions.footprint import AKS_OS_DISK_GIB, AKS_SYSTEM_NODES, AKS_SYSTEM_VM_SIZE
-from tests.components.aws_mocks import AZURE_SUBSCRIPTION, register, run_stack
+from tests.components.aws_mocks import AZURE_NAT_ADDRESS, AZURE_SUBSCRIPTION, register, run_stack
 from tests.components.azure_api import agent_pool_body, managed_cluster_body, problems
 
 POOL = "azure-native:containerservice:AgentPool"
@@ -105,11 +106,17 @@ def test_identities_get_only_the_key_and_blob_roles_they_need(prod):
     grants = _all(prod, "azure-native:authorization:RoleAssignment")
     roles = {g.inputs["roleDefinitionId"].rsplit("/", 1)[1] for g in grants}
     assert KEY_VAULT_CRYPTO_USER in roles and KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER in roles
+    readers_of_disk_sets = [g for g in grants if g.inputs["roleDefinitionId"].endswith(READER)]
+    assert readers_of_disk_sets and all("disk" in g.name for g in readers_of_disk_sets)
     readers = [g for g in grants if g.inputs["roleDefinitionId"].endswith(STORAGE_BLOB_DATA_READER)]
     assert readers and all(g.inputs["principalType"] == "ServicePrincipal" for g in grants)
     for reader in readers:
         workload = reader.name.split("-", 2)[2].removesuffix("-artifacts")
-        assert f"StringStartsWith '{workload}/'" in reader.inputs["condition"]
+        condition = reader.inputs["condition"]
+        blobs = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+        assert f"@Resource[{blobs}:path] StringStartsWith '{workload}/'" in condition
+        assert f"@Request[{blobs}:prefix] StringStartsWith '{workload}/'" in condition
+        assert condition.count("SubOperationMatches{'Blob.List'}") == 2
         assert reader.inputs["conditionVersion"] == "2.0" and reader.inputs["scope"].endswith("artifacts")
     federations = _all(prod, "azure-native:managedidentity:FederatedIdentityCredential")
     assert federations and all(f.inputs["subject"].startswith("system:serviceaccount:") for f in federations)
@@ -151,7 +158,7 @@ def test_outside_production_the_api_server_is_public_only_to_the_configured_cidr
     for cluster in _all(staging, CLUSTER):
         access = cluster.inputs["apiServerAccessProfile"]
         assert access["enablePrivateCluster"] is False
-        assert access["authorizedIPRanges"] == ["203.0.113.0/24"]
+        assert access["authorizedIPRanges"] == ["203.0.113.0/24", f"{AZURE_NAT_ADDRESS}/32"]
         assert not cluster.protect
 
 
@@ -241,6 +248,8 @@ def test_spot_pools_evict_by_deletion_capped_at_the_on_demand_price():
     inputs = _inputs(_pool())
     assert inputs["scaleSetPriority"] == "Spot" and inputs["scaleSetEvictionPolicy"] == "Delete"
     assert inputs["spotMaxPrice"] == -1 and SPOT_TAINT in inputs["nodeTaints"]
+    assert "upgradeSettings" not in inputs  # AKS refuses surge settings on spot pools
+    assert _inputs(_pool(capacity="on-demand"))["upgradeSettings"] == {"maxSurge": "1"}
     assert problems(agent_pool_body(inputs), models.AgentPool) == []
 
 
