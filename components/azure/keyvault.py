@@ -15,8 +15,6 @@ __all__ = ["KEY_ROTATION", "RegionKeyVault", "RegionKeyVaultArgs"]
 
 KEY_ROTATION = "P90D"
 """Rotate the key 90 days after each version is created (ISO 8601 duration)."""
-KEY_EXPIRY = "P1Y"
-"""Each version expires a year after creation; rotation replaces it long before."""
 SOFT_DELETE_DAYS = 90
 
 
@@ -80,20 +78,16 @@ class RegionKeyVault(pulumi.ComponentResource):
                 kty="RSA",
                 key_size=2048,
                 key_ops=["wrapKey", "unwrapKey", "encrypt", "decrypt"],
+                # Versions do not expire: etcd's KMS stays on the version current at the last update
+                # (a refresh and update after each rotation move it on), while disks and storage
+                # follow the newest version themselves.
                 rotation_policy=azure_native.keyvault.RotationPolicyArgs(
-                    attributes=azure_native.keyvault.KeyRotationPolicyAttributesArgs(expiry_time=KEY_EXPIRY),
                     lifetime_actions=[
                         azure_native.keyvault.LifetimeActionArgs(
                             action=azure_native.keyvault.ActionArgs(
                                 type=azure_native.keyvault.KeyRotationPolicyActionType.ROTATE
                             ),
                             trigger=azure_native.keyvault.TriggerArgs(time_after_create=KEY_ROTATION),
-                        ),
-                        azure_native.keyvault.LifetimeActionArgs(
-                            action=azure_native.keyvault.ActionArgs(
-                                type=azure_native.keyvault.KeyRotationPolicyActionType.NOTIFY
-                            ),
-                            trigger=azure_native.keyvault.TriggerArgs(time_before_expiry="P30D"),
                         ),
                     ],
                 ),
