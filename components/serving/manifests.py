@@ -1,0 +1,334 @@
+"""A model server as Kubernetes objects, built from the planner's sizing: pure functions, so that
+tests validate every manifest against the Kubernetes and CRD schemas without an engine.
+
+One server per placement row: a Deployment of vLLM replicas whose tensor-parallel width, batch
+(concurrency), context and memory fraction are the sizing's; its Service, PodDisruptionBudget, a
+NetworkPolicy admitting only the gateway and metrics namespaces, and a KEDA ScaledObject on queue
+depth and latency. The workload's ServiceAccount (bound to its cloud identity) is one per cluster.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from components.serving.images import ACCELERATOR_RESOURCES, family_of, server_image
+
+__all__ = [
+    "GATEWAY_NAMESPACE",
+    "METRICS_NAMESPACE",
+    "PORT",
+    "PROMETHEUS_URL",
+    "ServerSpec",
+    "Toleration",
+    "load_seconds",
+    "server_objects",
+    "service_account",
+]
+
+PORT = 8000
+"""vLLM's API port; ``/health`` and ``/metrics`` are served on it."""
+GATEWAY_NAMESPACE = "tensorfleet-gateway"
+"""Where the gateway runs: the only namespace whose pods may call a model server."""
+METRICS_NAMESPACE = "tensorfleet-metrics"
+"""Where the Prometheus that KEDA queries runs: it may scrape ``/metrics``."""
+PROMETHEUS_URL = f"http://prometheus.{METRICS_NAMESPACE}.svc:9090"
+
+WEIGHT_LOAD_GBPS = 0.5
+"""Assumed rate at which a replica reads its weights at start (GB/s): the pessimistic end of object
+storage into one node. With ``ENGINE_START_S`` it bounds the startup probe, never the plan's cost."""
+ENGINE_START_S = 180
+"""Assumed engine start beyond reading weights (device init, graph capture, KV-cache allocation), s."""
+STARTUP_PROBE_PERIOD_S = 10
+DRAIN_S = 15
+"""preStop pause so that endpoints stop sending before the server stops accepting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Toleration:
+    key: str
+    value: str | None = None
+    effect: str = "NoSchedule"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSpec:
+    """What one placement row serves, and on which nodes."""
+
+    workload: str
+    stage: str
+    namespace: str
+    """The tenant's namespace."""
+    model: str
+    """The served model (``--model`` and ``--served-model-name``)."""
+    accelerator: str
+    """Catalog accelerator name; decides the image and the extended resource."""
+    accelerators_per_replica: int
+    """Tensor-parallel width: chips one replica spans."""
+    replicas_per_node: int
+    max_num_seqs: int
+    """Concurrent sequences per replica: the sizing's batch."""
+    max_model_len: int
+    """Prompt plus output tokens per request, as sized."""
+    kv_cache_dtype: str = "auto"
+    memory_utilisation: float = 0.9
+    weights_gb: float | None = None
+    replicas_min: int
+    replicas_max: int
+    replicas_fallback: int
+    """Replicas to hold when the metrics cannot be read: the planner's desired capacity."""
+    target_queue_depth: int
+    target_latency_s: float
+    node_selector: dict[str, str]
+    tolerations: tuple[Toleration, ...] = ()
+    """Taints of the pool beyond the accelerator's own (e.g. AKS's spot taint)."""
+
+    @property
+    def name(self) -> str:
+        """``<workload>-<stage>``: a DNS label, unique in the namespace."""
+        return _dns_label(f"{self.workload}-{self.stage}")
+
+
+def server_objects(spec: ServerSpec) -> list[dict[str, Any]]:
+    """Every object of one model server, in apply order."""
+    _check(spec)
+    return [
+        _deployment(spec),
+        _service(spec),
+        _disruption_budget(spec),
+        _network_policy(spec),
+        _scaled_object(spec),
+    ]
+
+
+def load_seconds(weights_gb: float | None) -> float:
+    """How long a replica may take to become ready: weights read at ``WEIGHT_LOAD_GBPS`` plus the
+    engine's start, doubled for headroom (a slow start must not be killed into a restart loop)."""
+    return 2 * ((weights_gb or 0) / WEIGHT_LOAD_GBPS + ENGINE_START_S)
+
+
+def _labels(spec: ServerSpec) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "model-server",
+        "app.kubernetes.io/instance": spec.name,
+        "app.kubernetes.io/managed-by": "tensorfleet",
+        "tensorfleet.io/workload": spec.workload,
+        "tensorfleet.io/stage": spec.stage,
+        "tensorfleet.io/tenant": spec.namespace,
+        "tensorfleet.io/model": _label_value(spec.model),
+    }
+
+
+def _selector(spec: ServerSpec) -> dict[str, str]:
+    return {"app.kubernetes.io/instance": spec.name, "tensorfleet.io/workload": spec.workload}
+
+
+def _metadata(spec: ServerSpec, **extra: Any) -> dict[str, Any]:
+    return {"name": spec.name, "namespace": spec.namespace, "labels": _labels(spec), **extra}
+
+
+def service_account(namespace: str, workload: str, annotations: dict[str, str]) -> dict[str, Any]:
+    """The workload's Kubernetes service account in its tenant's namespace (one per cluster, shared by
+    its stages), annotated with the cloud identity it is bound to; pods get no API token."""
+    metadata: dict[str, Any] = {
+        "name": workload,
+        "namespace": namespace,
+        "labels": {"app.kubernetes.io/managed-by": "tensorfleet", "tensorfleet.io/workload": workload},
+    }
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": False}
+
+
+def _args(spec: ServerSpec) -> list[str]:
+    return [
+        "serve",
+        spec.model,
+        f"--served-model-name={spec.model}",
+        f"--tensor-parallel-size={spec.accelerators_per_replica}",
+        f"--max-model-len={spec.max_model_len}",
+        f"--max-num-seqs={spec.max_num_seqs}",
+        f"--gpu-memory-utilization={spec.memory_utilisation:g}",
+        f"--kv-cache-dtype={spec.kv_cache_dtype}",
+        "--host=0.0.0.0",
+        f"--port={PORT}",
+    ]
+
+
+def _deployment(spec: ServerSpec) -> dict[str, Any]:
+    resource = ACCELERATOR_RESOURCES[family_of(spec.accelerator)]
+    chips = str(spec.accelerators_per_replica)
+    health = {"httpGet": {"path": "/health", "port": "http"}}
+    startup_failures = math.ceil(load_seconds(spec.weights_gb) / STARTUP_PROBE_PERIOD_S)
+    container = {
+        "name": "server",
+        "image": server_image(spec.accelerator).image,
+        "command": ["vllm"],
+        "args": _args(spec),
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": [{"name": "HF_HOME", "value": "/models"}],
+        "resources": {"requests": {resource: chips}, "limits": {resource: chips}},
+        "startupProbe": {**health, "periodSeconds": STARTUP_PROBE_PERIOD_S, "failureThreshold": startup_failures},
+        "readinessProbe": {**health, "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**health, "periodSeconds": 30, "timeoutSeconds": 5, "failureThreshold": 3},
+        "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_S}}},
+        "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}, {"name": "models", "mountPath": "/models"}],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    cache_gi = max(10, math.ceil((spec.weights_gb or 0) * 1.25))
+    pod = {
+        "metadata": {"labels": _labels(spec)},
+        "spec": {
+            "serviceAccountName": spec.workload,
+            "nodeSelector": dict(spec.node_selector),
+            "tolerations": [
+                {"key": resource, "operator": "Exists", "effect": "NoSchedule"},
+                *(_toleration(t) for t in spec.tolerations),
+            ],
+            # Drain: the preStop pause, then in-flight requests up to the latency target, twice over.
+            "terminationGracePeriodSeconds": DRAIN_S + math.ceil(2 * max(spec.target_latency_s, 30)),
+            "containers": [container],
+            "volumes": [
+                # Tensor parallelism exchanges activations through shared memory.
+                {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}},
+                {"name": "models", "emptyDir": {"sizeLimit": f"{cache_gi}Gi"}},
+            ],
+        },
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(spec),
+        "spec": {
+            "replicas": spec.replicas_fallback,
+            "selector": {"matchLabels": _selector(spec)},
+            # A new replica needs a free node's accelerators: replace one at a time, never surge.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+            "template": pod,
+        },
+    }
+
+
+def _toleration(toleration: Toleration) -> dict[str, str]:
+    value = {"key": toleration.key, "effect": toleration.effect}
+    if toleration.value is None:
+        return {**value, "operator": "Exists"}
+    return {**value, "operator": "Equal", "value": toleration.value}
+
+
+def _service(spec: ServerSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(spec),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": _selector(spec),
+            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def _disruption_budget(spec: ServerSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(spec),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _selector(spec)}},
+    }
+
+
+def _network_policy(spec: ServerSpec) -> dict[str, Any]:
+    """Only the gateway may call the server, and only Prometheus may scrape it (the namespace's
+    default-deny policy refuses everything else)."""
+
+    def from_namespace(name: str) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(spec),
+        "spec": {
+            "podSelector": {"matchLabels": _selector(spec)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [from_namespace(GATEWAY_NAMESPACE), from_namespace(METRICS_NAMESPACE)],
+                    "ports": [{"port": PORT, "protocol": "TCP"}],
+                }
+            ],
+        },
+    }
+
+
+def _scaled_object(spec: ServerSpec) -> dict[str, Any]:
+    """Scale on waiting requests per replica and on p95 latency: up at once, down after five
+    quiet minutes; hold the planner's capacity when the metrics cannot be read."""
+    match = f'namespace="{spec.namespace}",model_name="{spec.model}"'
+    queue = f"sum(vllm:num_requests_waiting{{{match}}})"
+    latency = f"histogram_quantile(0.95, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket{{{match}}}[2m])))"
+    triggers = [
+        _prometheus("queue-depth", queue, "AverageValue", str(spec.target_queue_depth)),
+        _prometheus("p95-latency", latency, "Value", f"{spec.target_latency_s:g}"),
+    ]
+    body: dict[str, Any] = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+        "minReplicaCount": spec.replicas_min,
+        "maxReplicaCount": spec.replicas_max,
+        "pollingInterval": 15,
+        "cooldownPeriod": 300,
+        "fallback": {"failureThreshold": 3, "replicas": spec.replicas_fallback},
+        "advanced": {
+            "horizontalPodAutoscalerConfig": {
+                "behavior": {
+                    "scaleUp": {
+                        "stabilizationWindowSeconds": 0,
+                        "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+                    },
+                    "scaleDown": {
+                        "stabilizationWindowSeconds": 300,
+                        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
+                    },
+                }
+            }
+        },
+        "triggers": triggers,
+    }
+    return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": _metadata(spec), "spec": body}
+
+
+def _prometheus(name: str, query: str, metric_type: str, threshold: str) -> dict[str, Any]:
+    return {
+        "type": "prometheus",
+        "name": name,
+        "metricType": metric_type,
+        "metadata": {"serverAddress": PROMETHEUS_URL, "query": query, "threshold": threshold},
+    }
+
+
+def _check(spec: ServerSpec) -> None:
+    if not 0 <= spec.replicas_min <= spec.replicas_fallback <= spec.replicas_max or spec.replicas_max < 1:
+        raise ValueError(
+            f"{spec.name}: need 0 <= min <= fallback <= max and max >= 1 replicas, got "
+            f"{spec.replicas_min}/{spec.replicas_fallback}/{spec.replicas_max}"
+        )
+    if spec.accelerators_per_replica < 1 or spec.replicas_per_node < 1:
+        raise ValueError(f"{spec.name}: a replica spans at least one accelerator on one node")
+
+
+def _dns_label(text: str) -> str:
+    label = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63].rstrip("-")
+    return label or "server"
+
+
+def _label_value(text: str) -> str:
+    """A label value (63 characters of letters, digits, ``-_.``, alphanumeric at both ends)."""
+    value = re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:63]
+    return value.strip("_.-")

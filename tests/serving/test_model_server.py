@@ -1,0 +1,165 @@
+"""Model-server manifests for every placement of the example stacks: valid against the Kubernetes
+schemas (strict) and KEDA's published CRD, and true to the planner's sizing."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from components.serving import server_objects, service_account
+from components.serving.images import ACCELERATOR_RESOURCES, SERVER_IMAGES, family_of
+from components.serving.manifests import load_seconds
+from regions.catalog import load_catalog
+from regions.placement import place_fleet
+from tensorfleet.engine import read_stack_config
+from tensorfleet.fleet.serving import INSTANCE_TYPE_LABEL, server_spec
+from tensorfleet.program_config import decode_value
+from tensorfleet.stack_config import parse_stack_config
+from tests.conftest import ENVIRONMENTS
+from workloads.loading import load_profile
+
+ROOT = Path(__file__).resolve().parents[2]
+CRDS = ROOT.parent / "shared" / "data" / "crds"
+KUBERNETES = "1.34.0"
+"""A current Kubernetes minor that EKS, GKE and AKS all run in 2026."""
+
+
+@functools.cache
+def _stack(name: str):
+    config, _ = read_stack_config(name)
+    values = {k.removeprefix("tensorfleet:"): v for k, v in config.items() if k.startswith("tensorfleet:")}
+    parsed = parse_stack_config({k: decode_value(k, v) for k, v in values.items()}, name)
+    catalog = load_catalog()
+    profiles = [load_profile(ROOT / ref.profile, ref.overrides) for ref in parsed.workloads]
+    settings = parsed.placement_settings(catalog)
+    return place_fleet(profiles, catalog, settings), settings
+
+
+def _servers(name: str):
+    plan, settings = _stack(name)
+    for workload in plan.workloads:
+        for row in workload.rows:
+            spec = server_spec(workload, row, settings.sizing)
+            if spec is not None:
+                yield workload, row, spec
+
+
+@functools.cache
+def _crd_schema(kind: str) -> dict:
+    document = yaml.safe_load((CRDS / "keda.sh_scaledobjects.yaml").read_text())
+    assert document["spec"]["names"]["kind"] == kind
+    (version,) = [v for v in document["spec"]["versions"] if v["name"] == "v1alpha1"]
+    return version["schema"]["openAPIV3Schema"]
+
+
+def _validate(manifest: dict) -> None:
+    if manifest["apiVersion"] == "keda.sh/v1alpha1":
+        jsonschema.validate(manifest, _crd_schema(manifest["kind"]))
+    else:
+        kubernetes_validate.validate(manifest, KUBERNETES, strict=True)
+
+
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
+def test_every_llm_placement_gets_manifests_valid_for_kubernetes_and_keda(stack):
+    servers = list(_servers(stack))
+    assert servers
+    for _, _, spec in servers:
+        objects = server_objects(spec)
+        assert [o["kind"] for o in objects] == [
+            "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "ScaledObject",
+        ]  # fmt: skip
+        for manifest in objects:
+            _validate(manifest)
+        _validate(service_account(spec.namespace, spec.workload, {"example.com/identity": "x"}))
+
+
+def test_validation_refuses_an_unknown_field_and_a_bad_crd_value():
+    (_, _, spec), *_ = _servers("prod")
+    deployment, *_, scaled = server_objects(spec)
+    deployment["spec"]["template"]["spec"]["containers"][0]["gpus"] = 1
+    with pytest.raises(kubernetes_validate.ValidationError):
+        _validate(deployment)
+    scaled["spec"]["fallback"] = {"replicas": 2}  # failureThreshold is required
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(scaled)
+
+
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
+def test_servers_are_sized_as_planned(stack):
+    """Tensor-parallel width × replicas per node = the node's accelerators, at most; replica bounds
+    are the planner's node bounds times replicas per node; the pod lands only on its pool."""
+    for workload, row, spec in _servers(stack):
+        offering = row.choice.option.offering
+        point = row.choice.option.point
+        assert spec.accelerators_per_replica * spec.replicas_per_node <= offering.accelerator_count
+        deployment, _, _, _, scaled = server_objects(spec)
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        resource = ACCELERATOR_RESOURCES[family_of(offering.accelerator)]
+        assert container["resources"]["limits"] == {resource: str(point.accelerators_per_replica)}
+        assert f"--tensor-parallel-size={point.accelerators_per_replica}" in container["args"]
+        assert f"--max-num-seqs={point.batch}" in container["args"]
+        assert container["image"] == SERVER_IMAGES[family_of(offering.accelerator)].image
+        assert not container["image"].endswith(":latest") and ":" in container["image"]
+        per_node = point.replicas_per_node
+        assert scaled["spec"]["maxReplicaCount"] == row.choice.nodes_max * per_node
+        assert scaled["spec"]["fallback"]["replicas"] == deployment["spec"]["replicas"]
+        assert deployment["spec"]["replicas"] == row.choice.nodes_desired * per_node
+        floor = 0 if workload.profile.scaling.scale_to_zero else row.choice.nodes_min * per_node
+        assert scaled["spec"]["minReplicaCount"] == floor
+        selector = deployment["spec"]["template"]["spec"]["nodeSelector"]
+        assert selector["tensorfleet.io/workload"] == workload.profile.name and INSTANCE_TYPE_LABEL in selector
+        tolerated = {t["key"] for t in deployment["spec"]["template"]["spec"]["tolerations"]}
+        assert resource in tolerated
+
+
+def test_tpu_servers_land_on_the_slices_gke_machine_type():
+    tpu = [(row, spec) for _, row, spec in _servers("dev") if spec.accelerator.startswith("TPU")]
+    assert tpu, "the dev example serves document summaries on a TPU slice"
+    for row, spec in tpu:
+        assert spec.node_selector[INSTANCE_TYPE_LABEL].startswith("ct")
+        assert spec.node_selector[INSTANCE_TYPE_LABEL] != row.choice.option.offering.instance_type
+        (deployment, *_) = server_objects(spec)
+        limits = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+        assert set(limits) == {"google.com/tpu"}
+
+
+def test_only_the_gateway_and_prometheus_may_reach_a_server_and_scaling_reads_vllm_metrics():
+    (_, _, spec), *_ = _servers("prod")
+    _, _, budget, policy, scaled = server_objects(spec)
+    sources = [
+        s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for s in policy["spec"]["ingress"][0]["from"]
+    ]
+    assert sources == ["tensorfleet-gateway", "tensorfleet-metrics"]
+    assert budget["spec"]["maxUnavailable"] == 1
+    queries = [t["metadata"]["query"] for t in scaled["spec"]["triggers"]]
+    assert "vllm:num_requests_waiting" in queries[0] and "vllm:e2e_request_latency_seconds_bucket" in queries[1]
+    assert all(spec.model in q and spec.namespace in q for q in queries)
+    behavior = scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 300
+
+
+def test_startup_allows_weights_to_load_and_drain_outlasts_requests():
+    spec = next(s for _, _, s in _servers("prod") if s.weights_gb)
+    deployment, *_ = server_objects(spec)
+    pod = deployment["spec"]["template"]["spec"]
+    startup = pod["containers"][0]["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= load_seconds(spec.weights_gb)
+    assert load_seconds(2 * spec.weights_gb) > load_seconds(spec.weights_gb)
+    assert pod["terminationGracePeriodSeconds"] > pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+
+
+def test_impossible_replica_bounds_are_refused():
+    (_, _, spec), *_ = _servers("prod")
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="min <= fallback <= max"):
+        server_objects(replace(spec, replicas_min=5, replicas_fallback=2))
+    json.dumps(server_objects(spec))  # manifests are plain JSON
