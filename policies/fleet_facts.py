@@ -11,6 +11,7 @@ from typing import Any
 
 from pulumi_policy import PolicyProviderResource, PolicyResource
 
+from components.fleet.labels import SYSTEM_POOL_LABEL
 from components.fleet.usage import USAGE_TYPE, usage_from_inputs
 from props import get
 from regions.bill import (
@@ -107,7 +108,7 @@ def pool_labels(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, An
 def _eks_pool(resource: PolicyResource, index: Mapping[tuple[str, str, str], Offering]) -> Pool | None:
     props = resource.props
     instance_types = props.get("instanceTypes") or []
-    if not instance_types:
+    if not instance_types or _system(props.get("labels")):
         return None
     region = provider_region(resource.provider)
     scaling = props.get("scalingConfig") or {}
@@ -129,7 +130,7 @@ def _gke_pool(resource: PolicyResource, index: Mapping[tuple[str, str, str], Off
     props = resource.props
     config = props.get("nodeConfig") or {}
     machine_type = config.get("machineType")
-    if not isinstance(machine_type, str):
+    if not isinstance(machine_type, str) or _system(config.get("labels")):
         return None
     region = provider_region(resource.provider)
     instance_type, hosts = catalog_instance_type(machine_type, (props.get("placementPolicy") or {}).get("tpuTopology"))
@@ -161,6 +162,17 @@ def _aks_pool(resource: PolicyResource, index: Mapping[tuple[str, str, str], Off
         workload=(props.get("tags") or {}).get("workload"),
         offering=index.get(("azure", region or "", vm_size)),
     )
+
+
+def _system(labels: Any) -> bool:
+    """A cluster's system pool: general-purpose nodes, no accelerator capacity to judge."""
+    return isinstance(labels, Mapping) and labels.get(SYSTEM_POOL_LABEL) == "system"
+
+
+def is_system_pool(resource_type: str, props: Mapping[str, Any]) -> bool:
+    """True for an EKS or GKE system pool (its Kubernetes labels say so)."""
+    labels = get(props, "nodeConfig", "labels") if resource_type == GKE_NODE_POOL else get(props, "labels")
+    return _system(labels)
 
 
 _POOL_READERS = {EKS_NODE_GROUP: _eks_pool, GKE_NODE_POOL: _gke_pool, AKS_AGENT_POOL: _aks_pool}

@@ -30,7 +30,9 @@ BUDGET_TYPES = ("aws:budgets/budget:Budget", "gcp:billing/budget:Budget", "azure
 def validate_cost_allocation_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """Accelerator pools carry workload and tenant tags; providers default-tag environment and cost centre."""
     config = args.get_config()
-    if args.resource_type in fleet_facts.ACCELERATOR_POOL_TYPES:
+    if args.resource_type in fleet_facts.ACCELERATOR_POOL_TYPES and not fleet_facts.is_system_pool(
+        args.resource_type, args.props
+    ):
         # unknown in preview: the analyzer reports the rule as not runnable
         tags = fleet_facts.pool_labels(args.resource_type, args.props) or {}
         required = list(config.get("resourceTags", REQUIRED_RESOURCE_TAGS))

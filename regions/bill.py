@@ -22,7 +22,7 @@ from typing import Any
 from regions.catalog import Catalog, Offering
 from regions.footprint import (
     AKS_DISK_ITEMS,
-    AKS_VM_ITEMS,
+    GENERAL_PURPOSE_ITEMS,
     FleetLayout,
     cloud_items,
     node_items,
@@ -174,6 +174,16 @@ class _Context:
             workload=workload,
         )
 
+    def machines(
+        self, resource: BilledResource, machine_type: str, count: int, capacity: str, workload: str | None
+    ) -> BillLine:
+        """Node-hours of a pool: a general-purpose machine type (a system pool) from the price list,
+        an accelerator type from the catalog."""
+        item = GENERAL_PURPOSE_ITEMS.get(machine_type)
+        if item is not None and capacity == "on-demand":
+            return self.line(resource, item, count * HOURS_PER_MONTH, f"{count} node(s)", workload)
+        return self.nodes(resource, machine_type, count, capacity, workload)
+
     def nodes(
         self, resource: BilledResource, instance_type: str, desired: int, capacity: str, workload: str | None
     ) -> BillLine:
@@ -212,7 +222,7 @@ def _eks_node_group(context: _Context, resource: BilledResource) -> list[BillLin
     desired = int((inputs.get("scalingConfig") or {}).get("desiredSize") or 0)
     capacity = "spot" if inputs.get("capacityType") == "SPOT" else "on-demand"
     workload = (inputs.get("tags") or {}).get("workload")
-    return [context.nodes(resource, instance_types[0], desired, capacity, workload)]
+    return [context.machines(resource, instance_types[0], desired, capacity, workload)]
 
 
 def _launch_template(context: _Context, resource: BilledResource) -> list[BillLine]:
@@ -273,8 +283,10 @@ def _artifact_storage(context: _Context, resource: BilledResource, item: str) ->
 
 
 def gke_pool_nodes(inputs: Mapping[str, Any]) -> int:
-    """Nodes a GKE pool starts with: ``initialNodeCount`` is per zone of ``nodeLocations``."""
-    return int(inputs.get("initialNodeCount") or 0) * max(1, len(inputs.get("nodeLocations") or ()))
+    """Nodes a GKE pool starts with: ``initialNodeCount`` (or a fixed pool's ``nodeCount``) is per
+    zone of ``nodeLocations``."""
+    per_zone = inputs.get("initialNodeCount") or inputs.get("nodeCount") or 0
+    return int(per_zone) * max(1, len(inputs.get("nodeLocations") or ()))
 
 
 def _gke_node_pool(context: _Context, resource: BilledResource) -> list[BillLine]:
@@ -289,7 +301,7 @@ def _gke_node_pool(context: _Context, resource: BilledResource) -> list[BillLine
     nodes = gke_pool_nodes(inputs)
     capacity = "spot" if config.get("spot") or config.get("preemptible") else "on-demand"
     workload = (config.get("resourceLabels") or {}).get("workload")
-    lines = [context.nodes(resource, instance_type, nodes // hosts, capacity, workload)]
+    lines = [context.machines(resource, instance_type, nodes // hosts, capacity, workload)]
     disk = _GKE_DISK_ITEMS.get(str(config.get("diskType", "pd-balanced")))
     if disk is not None:
         gb = float(config.get("diskSizeGb") or 100) * nodes
@@ -339,10 +351,7 @@ def _aks_nodes(context: _Context, resource: BilledResource, pool: Mapping[str, A
     nodes = int(pool.get("count") or 0)
     capacity = "spot" if pool.get("scaleSetPriority") == "Spot" else "on-demand"
     workload = (pool.get("tags") or {}).get("workload")
-    if vm_size in AKS_VM_ITEMS and capacity == "on-demand":
-        lines = [context.line(resource, AKS_VM_ITEMS[vm_size], nodes * HOURS_PER_MONTH, f"{nodes} node(s)", workload)]
-    else:
-        lines = [context.nodes(resource, vm_size, nodes, capacity, workload)]
+    lines = [context.machines(resource, vm_size, nodes, capacity, workload)]
     if pool.get("osDiskType", "Managed") == "Managed":
         size = int(pool.get("osDiskSizeGB") or 128)
         disk = AKS_DISK_ITEMS.get(size, f"managed_disk_premium_ssd_{size}_gib")

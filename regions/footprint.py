@@ -23,10 +23,12 @@ from regions.pricing import HOURS_PER_MONTH, PriceBook, UnpricedItem, UsageAssum
 __all__ = [
     "AKS_DISK_ITEMS",
     "AKS_OS_DISK_GIB",
-    "AKS_SYSTEM_NODES",
     "AKS_SYSTEM_VM_SIZE",
-    "AKS_VM_ITEMS",
+    "GENERAL_PURPOSE_ITEMS",
     "ROOT_DISK_GIB",
+    "SYSTEM_DISK_GIB",
+    "SYSTEM_MACHINE_TYPES",
+    "SYSTEM_NODES",
     "FleetLayout",
     "Footprint",
     "Item",
@@ -43,12 +45,21 @@ AKS_OS_DISK_GIB = 128
 """OS disk of every AKS node: Azure prices managed disks by size tier, and 128 GiB is the P10 tier."""
 AKS_DISK_ITEMS = {128: "managed_disk_premium_ssd_p10"}
 """Premium SSD OS disk sizes with a priced tier."""
-AKS_SYSTEM_VM_SIZE = "Standard_DS2_v2"
-"""Every AKS cluster needs a System pool; this one runs CoreDNS and the cluster add-ons."""
-AKS_SYSTEM_NODES = 2
-"""Two, so that a node upgrade or failure leaves system pods somewhere to run."""
-AKS_VM_ITEMS = {"Standard_DS2_v2": "vm_standard_ds2_v2"}
-"""General-purpose VM sizes with a priced item (accelerator sizes are priced from the catalog)."""
+SYSTEM_NODES = 2
+"""Every cluster's untainted system pool, where CoreDNS and the cluster add-ons run: two nodes, so
+that an upgrade or a failure leaves them somewhere to go."""
+SYSTEM_MACHINE_TYPES = {"aws": "m5.large", "gcp": "e2-medium", "azure": "Standard_DS2_v2"}
+"""The system pool's machine type per cloud: small general-purpose types with a sourced price."""
+SYSTEM_DISK_GIB = 50
+"""Root disk of an EKS or GKE system node (no model images); AKS nodes take the P10 tier."""
+GENERAL_PURPOSE_ITEMS = {
+    "m5.large": "ec2_m5_large",
+    "e2-medium": "gce_e2_medium",
+    "Standard_DS2_v2": "vm_standard_ds2_v2",
+}
+"""General-purpose machine types with a priced item (accelerator types are priced from the catalog)."""
+AKS_SYSTEM_VM_SIZE = SYSTEM_MACHINE_TYPES["azure"]
+"""The AKS System pool's VM size (AKS requires a System pool in every cluster)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,9 +88,15 @@ def region_items(catalog: Catalog, cloud: str, region: str, layout: FleetLayout)
     log_gb = usage.control_plane_log_gb_per_cluster_month
     logs = Item("", log_gb, f"{log_gb:g} GB of control-plane logs per cluster-month")
     nat_gb = usage.nat_gb_per_gateway_month
+    if cloud not in SYSTEM_MACHINE_TYPES:
+        raise ValueError(f"unknown cloud {cloud!r}")
+    system = f"{SYSTEM_NODES} system node(s)"
+    system_vms = Item(GENERAL_PURPOSE_ITEMS[SYSTEM_MACHINE_TYPES[cloud]], SYSTEM_NODES * HOURS_PER_MONTH, system)
     if cloud == "aws":
         items = [
             Item("eks_control_plane", HOURS_PER_MONTH),
+            system_vms,
+            Item("ebs_gp3_storage", SYSTEM_NODES * SYSTEM_DISK_GIB, system),
             _named(logs, "cloudwatch_logs_ingestion"),
             Item("kms_key", 1),
         ]
@@ -95,16 +112,18 @@ def region_items(catalog: Catalog, cloud: str, region: str, layout: FleetLayout)
     if cloud == "gcp":
         return [
             Item("gke_cluster_management", HOURS_PER_MONTH),
+            system_vms,
+            Item("pd_balanced", SYSTEM_NODES * SYSTEM_DISK_GIB, system),
+            Item("cloud_nat_gateway", SYSTEM_NODES * HOURS_PER_MONTH, f"{system} behind the gateway"),
             _named(logs, "cloud_logging_ingestion"),
             Item("kms_key_version", 1),
             Item("cloud_nat_data", nat_gb, f"{nat_gb:g} GB processed per gateway-month"),
         ]
     if cloud == "azure":
-        system = f"{AKS_SYSTEM_NODES} system node(s)"
         return [
             Item("aks_standard_tier", HOURS_PER_MONTH),
-            Item(AKS_VM_ITEMS[AKS_SYSTEM_VM_SIZE], AKS_SYSTEM_NODES * HOURS_PER_MONTH, system),
-            Item(AKS_DISK_ITEMS[AKS_OS_DISK_GIB], AKS_SYSTEM_NODES, system),
+            system_vms,
+            Item(AKS_DISK_ITEMS[AKS_OS_DISK_GIB], SYSTEM_NODES, system),
             _named(logs, "log_analytics_ingestion"),
             Item("nat_gateway", HOURS_PER_MONTH),
             Item("nat_gateway_data", nat_gb, f"{nat_gb:g} GB processed per gateway-month"),

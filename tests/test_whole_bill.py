@@ -44,7 +44,12 @@ def test_each_aws_regions_fixed_cost_is_what_its_resources_cost(stack):
     fixed: dict[str, float] = defaultdict(float)
     alerts_key = 0.0
     for line in plan["bill"]:
-        if line["cloud"] != "aws" or line["unit"] == "node-hour" or line["type"] in NODE_EXTRAS | STORAGE:
+        system = "SystemNodeGroup" in line["urn"]  # the region's system nodes and their disks are fixed
+        if (
+            line["cloud"] != "aws"
+            or line["unit"] == "node-hour"
+            or (line["type"] in NODE_EXTRAS | STORAGE and not system)
+        ):
             continue
         if "alerts-key" in line["urn"]:
             alerts_key += line["monthly_usd"]
@@ -59,7 +64,7 @@ def test_each_aws_regions_fixed_cost_is_what_its_resources_cost(stack):
 def test_a_node_adds_its_root_disk_as_the_planner_counts_it(stack):
     _, _, _, plan = stack
     footprint = footprint_of(load_catalog(), FleetLayout(usage=UsageAssumptions()))
-    disks = [b for b in plan["bill"] if b["type"] in NODE_EXTRAS]
+    disks = [b for b in plan["bill"] if b["type"] in NODE_EXTRAS and "SystemNodeGroup" not in b["urn"]]
     nodes = {b["region"]: 0 for b in disks}
     for placement in plan["placements"]:
         if placement["cloud"] == "aws":
@@ -71,24 +76,23 @@ def test_a_node_adds_its_root_disk_as_the_planner_counts_it(stack):
 
 def test_each_gcp_region_costs_what_the_planner_counts(stack):
     """A GCP region's built resources cost what the planner charged: its fixed cost (cluster fee,
-    logs, key, NAT data) once, and per node its boot disk and Cloud NAT VM charge."""
+    logs, key, NAT data, the system pool and its disks and NAT charge) once, and per accelerator node
+    its boot disk and Cloud NAT VM charge."""
     _, _, _, plan = stack
     footprint = footprint_of(load_catalog(), FleetLayout(usage=UsageAssumptions()))
-    per_node_items = {"pd_balanced", "cloud_nat_gateway"}
-    fixed: dict[str, float] = defaultdict(float)
-    per_node: dict[str, float] = defaultdict(float)
+    built: dict[str, float] = defaultdict(float)
     for line in plan["bill"]:
         if line["cloud"] != "gcp" or line["unit"] == "node-hour" or line["type"] == "gcp:storage/bucket:Bucket":
             continue
-        (per_node if line["item"] in per_node_items else fixed)[line["region"]] += line["monthly_usd"]
+        built[line["region"]] += line["monthly_usd"]
     nodes: dict[str, int] = defaultdict(int)
     for placement in plan["placements"]:
         if placement["cloud"] == "gcp":
             nodes[placement["region"]] += placement["nodes"]["desired"]
-    assert fixed and set(fixed) == set(nodes), "the example stacks build every GCP region they place in"
-    for region, usd in fixed.items():
-        assert usd == pytest.approx(footprint.region_fixed(f"gcp:{region}"), abs=0.01), region
-        assert per_node[region] == pytest.approx(nodes[region] * footprint.per_node(f"gcp:{region}"), abs=0.01)
+    assert built and set(built) == set(nodes), "the example stacks build every GCP region they place in"
+    for region, usd in built.items():
+        planned = footprint.region_fixed(f"gcp:{region}") + nodes[region] * footprint.per_node(f"gcp:{region}")
+        assert usd == pytest.approx(planned, abs=0.01), region
     assert not [b for b in plan["bill"] if b["cloud"] == "gcp" and "not built" in (b.get("assumption") or "")]
 
 

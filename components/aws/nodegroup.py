@@ -7,10 +7,18 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.fleet.labels import GPU_DRIVER_LABEL
-from regions.footprint import ROOT_DISK_GIB
+from components.fleet.labels import GPU_DRIVER_LABEL, SYSTEM_POOL_LABEL
+from regions.footprint import ROOT_DISK_GIB, SYSTEM_DISK_GIB, SYSTEM_MACHINE_TYPES, SYSTEM_NODES
 
-__all__ = ["AcceleratorNodeGroup", "AcceleratorNodeGroupArgs", "ami_type", "capacity_type", "taint_key"]
+__all__ = [
+    "AcceleratorNodeGroup",
+    "AcceleratorNodeGroupArgs",
+    "SystemNodeGroup",
+    "SystemNodeGroupArgs",
+    "ami_type",
+    "capacity_type",
+    "taint_key",
+]
 
 NEURON_CHIPS = ("Inferentia", "Inferentia2", "Trainium", "Trainium2")
 """AWS Neuron accelerators (the catalog's canonical names)."""
@@ -76,42 +84,7 @@ class AcceleratorNodeGroup(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags, "workload": args.workload, "tenant": args.tenant}
         block = args.capacity_reservation_id
-        template = aws.ec2.LaunchTemplate(
-            f"{name}-lt",
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name=ROOT_DEVICE,
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=args.disk_size_gib,
-                        volume_type="gp3",
-                        encrypted="true",
-                        kms_key_id=args.key_arn,
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
-            # IMDSv2 only; hop limit 2 so that pods on the node can still reach it through the node.
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
-            ),
-            # A Capacity Block for ML, when one is reserved for these nodes.
-            instance_market_options=None
-            if block is None
-            else aws.ec2.LaunchTemplateInstanceMarketOptionsArgs(market_type="capacity-block"),
-            capacity_reservation_specification=None
-            if block is None
-            else aws.ec2.LaunchTemplateCapacityReservationSpecificationArgs(
-                capacity_reservation_target=aws.ec2.LaunchTemplateCapacityReservationSpecificationCapacityReservationTargetArgs(
-                    capacity_reservation_id=block
-                )
-            ),
-            tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
-                for kind in ("instance", "volume")
-            ],
-            tags=tags,
-            opts=child,
-        )
+        template = _launch_template(f"{name}-lt", args.key_arn, args.disk_size_gib, tags, block, child)
         labels = {
             "tensorfleet.io/accelerator": args.accelerator.replace(" ", "-"),
             "tensorfleet.io/workload": args.workload,
@@ -143,6 +116,97 @@ class AcceleratorNodeGroup(pulumi.ComponentResource):
         )
         self.node_group_name = group.node_group_name
         self.register_outputs({"node_group_name": self.node_group_name})
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemNodeGroupArgs:
+    cluster_name: pulumi.Input[str]
+    node_role_arn: pulumi.Input[str]
+    subnet_ids: list[pulumi.Input[str]]
+    key_arn: pulumi.Input[str]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class SystemNodeGroup(pulumi.ComponentResource):
+    """The cluster's untainted general-purpose nodes: CoreDNS and the cluster add-ons run here, never
+    on accelerators."""
+
+    node_group_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SystemNodeGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tensorfleet:aws:SystemNodeGroup", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**args.tags, "pool": "system"}
+        template = _launch_template(f"{name}-lt", args.key_arn, SYSTEM_DISK_GIB, tags, None, child)
+        group = aws.eks.NodeGroup(
+            f"{name}-ng",
+            cluster_name=args.cluster_name,
+            node_role_arn=args.node_role_arn,
+            subnet_ids=args.subnet_ids,
+            instance_types=[SYSTEM_MACHINE_TYPES["aws"]],
+            ami_type="AL2023_x86_64_STANDARD",
+            capacity_type="ON_DEMAND",
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=SYSTEM_NODES, desired_size=SYSTEM_NODES, max_size=SYSTEM_NODES
+            ),
+            labels={SYSTEM_POOL_LABEL: "system"},
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            tags=tags,
+            opts=child,
+        )
+        self.node_group_name = group.node_group_name
+        self.register_outputs({"node_group_name": self.node_group_name})
+
+
+def _launch_template(
+    name: str,
+    key_arn: pulumi.Input[str],
+    disk_gib: int,
+    tags: dict[str, str],
+    block: pulumi.Input[str] | None,
+    opts: pulumi.ResourceOptions,
+) -> aws.ec2.LaunchTemplate:
+    """Nodes' launch template: a CMK-encrypted gp3 root volume, IMDSv2 only, the group's tags on
+    instances and volumes, and the Capacity Block when one is reserved."""
+
+    return aws.ec2.LaunchTemplate(
+        name,
+        block_device_mappings=[
+            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name=ROOT_DEVICE,
+                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    volume_size=disk_gib,
+                    volume_type="gp3",
+                    encrypted="true",
+                    kms_key_id=key_arn,
+                    delete_on_termination="true",
+                ),
+            )
+        ],
+        # IMDSv2 only; hop limit 2 so that pods on the node can still reach it through the node.
+        metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+            http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
+        ),
+        # A Capacity Block for ML, when one is reserved for these nodes.
+        instance_market_options=None
+        if block is None
+        else aws.ec2.LaunchTemplateInstanceMarketOptionsArgs(market_type="capacity-block"),
+        capacity_reservation_specification=None
+        if block is None
+        else aws.ec2.LaunchTemplateCapacityReservationSpecificationArgs(
+            capacity_reservation_target=aws.ec2.LaunchTemplateCapacityReservationSpecificationCapacityReservationTargetArgs(
+                capacity_reservation_id=block
+            )
+        ),
+        tag_specifications=[
+            aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags) for kind in ("instance", "volume")
+        ],
+        tags=tags,
+        opts=opts,
+    )
 
 
 def _validate(args: AcceleratorNodeGroupArgs) -> None:

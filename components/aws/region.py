@@ -13,7 +13,12 @@ from components.aws.bucket import SecureBucket, SecureBucketArgs
 from components.aws.cluster import EksCluster, EksClusterArgs
 from components.aws.kms import RegionKey, RegionKeyArgs
 from components.aws.network import RegionNetwork, RegionNetworkArgs
-from components.aws.nodegroup import AcceleratorNodeGroup, AcceleratorNodeGroupArgs
+from components.aws.nodegroup import (
+    AcceleratorNodeGroup,
+    AcceleratorNodeGroupArgs,
+    SystemNodeGroup,
+    SystemNodeGroupArgs,
+)
 from components.aws.policies import artifact_reader_policy, pod_identity_trust_policy
 
 __all__ = ["AwsRegionFleet", "AwsRegionFleetArgs", "ExistingNetwork", "NodeGroupSpec"]
@@ -133,6 +138,14 @@ class AwsRegionFleet(pulumi.ComponentResource):
             child,
         )
         bucket = SecureBucket(f"{name}-artifacts", SecureBucketArgs(key_arn=key.arn, production=args.production), child)
+        SystemNodeGroup(
+            f"{name}-system",
+            SystemNodeGroupArgs(
+                cluster_name=cluster.name, node_role_arn=cluster.node_role_arn, subnet_ids=list(subnets.values()),
+                key_arn=key.arn, tags=args.tags,
+            ),
+            child,
+        )  # fmt: skip
         self.node_group_names = {}
         for spec in args.node_groups:
             group = AcceleratorNodeGroup(

@@ -12,6 +12,7 @@ import pulumi_azure_native as azure_native
 
 from components.fleet.labels import GPU_DRIVER_LABEL
 from components.naming import digest_key
+from components.serving.images import family_of
 from regions.footprint import AKS_OS_DISK_GIB
 
 __all__ = [
@@ -29,12 +30,11 @@ MIG_ACCELERATORS = frozenset({"A100", "A100-80GB", "A100-80GB-PCIe", "H100", "H1
 """Accelerators with Multi-Instance GPU, per NVIDIA's MIG user guide (Ampere A100 and Hopper)."""
 SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
 """The taint AKS puts on every spot pool; stated so that it is reviewed, not discovered."""
-_AMD = ("MI300X", "Radeon")
 
 
 def gpu_vendor(accelerator: str) -> Literal["nvidia", "amd"]:
-    """Whose GPU the catalog's accelerator name is."""
-    return "amd" if accelerator.startswith(_AMD) else "nvidia"
+    """Whose GPU the catalog's accelerator name is (Azure offers no other accelerators)."""
+    return "amd" if family_of(accelerator) == "amd" else "nvidia"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components.azure.roles import KEY_VAULT_CRYPTO_USER, NETWORK_CONTRIBUTOR, READER, grant
-from regions.footprint import AKS_OS_DISK_GIB, AKS_SYSTEM_NODES, AKS_SYSTEM_VM_SIZE
+from regions.footprint import AKS_OS_DISK_GIB, AKS_SYSTEM_VM_SIZE, SYSTEM_NODES
 
 __all__ = [
     "AUDIT_LOG_CATEGORIES",
@@ -145,7 +145,7 @@ class AksCluster(pulumi.ComponentResource):
                     os_type="Linux",
                     os_sku="AzureLinux",
                     vm_size=AKS_SYSTEM_VM_SIZE,
-                    count=AKS_SYSTEM_NODES,
+                    count=SYSTEM_NODES,
                     enable_auto_scaling=False,
                     os_disk_size_gb=AKS_OS_DISK_GIB,
                     os_disk_type="Managed",

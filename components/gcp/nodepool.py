@@ -9,12 +9,15 @@ from typing import Literal
 import pulumi
 import pulumi_gcp as gcp
 
-from components.fleet.labels import GPU_DRIVER_LABEL
+from components.fleet.labels import GPU_DRIVER_LABEL, SYSTEM_POOL_LABEL
 from components.gcp.accelerators import GPU_TYPES, TPU_GENERATIONS, gpu_type, tpu_machine
+from regions.footprint import SYSTEM_DISK_GIB, SYSTEM_MACHINE_TYPES, SYSTEM_NODES
 
 __all__ = [
     "GkeNodePool",
     "GkeNodePoolArgs",
+    "GkeSystemPool",
+    "GkeSystemPoolArgs",
     "GpuSharing",
     "node_locations",
 ]
@@ -138,6 +141,63 @@ class GkeNodePool(pulumi.ComponentResource):
             ),
             # The cluster autoscaler owns the node count once the pool exists.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
+        )
+        self.node_pool_name = pool.name
+        self.register_outputs({"node_pool_name": self.node_pool_name})
+
+
+@dataclass(frozen=True, kw_only=True)
+class GkeSystemPoolArgs:
+    project: pulumi.Input[str]
+    cluster: pulumi.Input[str]
+    region: str
+    zones: tuple[str, ...]
+    """Zones of the region the cluster's accelerator pools use."""
+    service_account: pulumi.Input[str]
+    key_id: pulumi.Input[str]
+    labels: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+class GkeSystemPool(pulumi.ComponentResource):
+    """The cluster's untainted general-purpose nodes: kube-dns and the cluster add-ons run here,
+    never on accelerators."""
+
+    node_pool_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GkeSystemPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if not args.zones:
+            raise pulumi.InputPropertiesError(
+                "GkeSystemPool inputs are invalid", errors=[{"property_path": "zones", "reason": "no zone given"}]
+            )
+        super().__init__("tensorfleet:gcp:GkeSystemPool", name, None, opts)
+        zones = node_locations(SYSTEM_NODES, args.zones)
+        pool = gcp.container.NodePool(
+            f"{name}-pool",
+            project=args.project,
+            cluster=args.cluster,
+            location=args.region,
+            node_locations=list(zones),
+            node_count=SYSTEM_NODES // len(zones),
+            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(max_surge=1, max_unavailable=0),
+            node_config=gcp.container.NodePoolNodeConfigArgs(
+                machine_type=SYSTEM_MACHINE_TYPES["gcp"],
+                disk_type=BOOT_DISK_TYPE,
+                disk_size_gb=SYSTEM_DISK_GIB,
+                boot_disk_kms_key=args.key_id,
+                image_type="COS_CONTAINERD",
+                service_account=args.service_account,
+                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
+                    enable_secure_boot=True, enable_integrity_monitoring=True
+                ),
+                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+                    mode="GKE_METADATA"
+                ),
+                labels={SYSTEM_POOL_LABEL: "system"},
+                resource_labels={**args.labels, "pool": "system"},
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.node_pool_name = pool.name
         self.register_outputs({"node_pool_name": self.node_pool_name})

@@ -13,7 +13,7 @@ from components.gcp.bucket import SecureGcsBucket, SecureGcsBucketArgs
 from components.gcp.cluster import GkeCluster, GkeClusterArgs
 from components.gcp.kms import RegionKeyRing, RegionKeyRingArgs
 from components.gcp.network import POD_RANGE, SERVICE_RANGE, ExistingGcpNetwork, GcpNetwork, GcpNetworkArgs
-from components.gcp.nodepool import GkeNodePool, GkeNodePoolArgs, GpuSharing
+from components.gcp.nodepool import GkeNodePool, GkeNodePoolArgs, GkeSystemPool, GkeSystemPoolArgs, GpuSharing
 from components.naming import digest_key
 
 __all__ = ["GcpRegionFleet", "GcpRegionFleetArgs", "NodePoolSpec"]
@@ -121,6 +121,15 @@ class GcpRegionFleet(pulumi.ComponentResource):
         cluster_id = pulumi.Output.all(args.project, cluster.name).apply(
             lambda values: f"projects/{values[0]}/locations/{args.region}/clusters/{values[1]}"
         )
+        GkeSystemPool(
+            f"{name}-system",
+            GkeSystemPoolArgs(
+                project=args.project, cluster=cluster_id, region=args.region,
+                zones=tuple(sorted({zone for spec in args.node_pools for zone in spec.zones})),
+                service_account=cluster.node_service_account, key_id=keys.key_id, labels=args.labels,
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
+        )  # fmt: skip
         self.node_pool_names = {}
         for spec in args.node_pools:
             pool = GkeNodePool(

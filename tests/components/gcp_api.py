@@ -13,7 +13,7 @@ import googleapiclient
 
 DOCUMENTS = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents"
 
-_POOL_RENAMES = {"nodeLocations": "locations", "nodeConfig": "config"}
+_POOL_RENAMES = {"nodeLocations": "locations", "nodeConfig": "config", "nodeCount": "initialNodeCount"}
 """Provider input -> API field, where the provider renames one."""
 _PROVIDER_ONLY = {"project", "cluster", "location"}
 """Provider inputs that address the pool (in the request URL) rather than describe it."""

@@ -130,7 +130,7 @@ def test_node_groups_match_their_placements(prod):
         for p in _all(prod, "tensorfleet:fleet:WorkloadPlacement")
         if p.inputs["cloud"] == "aws"
     }
-    groups = _all(prod, "aws:eks/nodeGroup:NodeGroup")
+    groups = [g for g in _all(prod, "aws:eks/nodeGroup:NodeGroup") if "-system-" not in g.name]
     # Spot placements that take over another region's users have an on-demand group beside them.
     takeovers = [p for p in placements.values() if p.get("takeoverNodes")]
     assert takeovers, "prod's content moderation runs spot at 99.9 %"
@@ -338,3 +338,21 @@ def test_capacity_blocks_and_the_autoscaling_role_when_configured(prod):
     keys = _all(run, "aws:kms/key:Key")
     assert keys and all(role.urn in key.dependencies for key in keys)
     assert not _all(prod, "aws:iam/serviceLinkedRole:ServiceLinkedRole")  # off by default
+
+
+def test_every_cluster_has_an_untainted_cmk_encrypted_system_node_group(prod):
+    from components.fleet.labels import SYSTEM_POOL_LABEL
+    from regions.footprint import SYSTEM_DISK_GIB, SYSTEM_MACHINE_TYPES, SYSTEM_NODES
+
+    clusters = _all(prod, "aws:eks/cluster:Cluster")
+    systems = [g for g in _all(prod, "aws:eks/nodeGroup:NodeGroup") if "-system-" in g.name]
+    assert len(systems) == len(clusters)
+    templates = {t.name: t.inputs for t in _all(prod, "aws:ec2/launchTemplate:LaunchTemplate")}
+    for group in systems:
+        inputs = group.inputs
+        assert inputs["instanceTypes"] == [SYSTEM_MACHINE_TYPES["aws"]] and not inputs.get("taints")
+        assert inputs["labels"] == {SYSTEM_POOL_LABEL: "system"} and inputs["capacityType"] == "ON_DEMAND"
+        assert inputs["scalingConfig"]["desiredSize"] == SYSTEM_NODES
+        assert inputs["amiType"] in _botocore_enum("eks", "AMITypes")
+        ebs = templates[group.name.removesuffix("-ng") + "-lt"]["blockDeviceMappings"][0]["ebs"]
+        assert ebs["volumeSize"] == SYSTEM_DISK_GIB and ebs["encrypted"] == "true" and ebs["kmsKeyId"]

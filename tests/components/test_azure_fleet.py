@@ -18,7 +18,7 @@ from components.azure.roles import (
 from components.budget.spec import ACTUAL_ALERT_PERCENTS, FORECAST_ALERT_PERCENTS
 from components.fleet.labels import GPU_DRIVER_LABEL
 from regions.catalog import load_catalog
-from regions.footprint import AKS_OS_DISK_GIB, AKS_SYSTEM_NODES, AKS_SYSTEM_VM_SIZE
+from regions.footprint import AKS_OS_DISK_GIB, AKS_SYSTEM_VM_SIZE, SYSTEM_NODES
 from tests.components.aws_mocks import AZURE_NAT_ADDRESS, AZURE_SUBSCRIPTION, register, run_stack
 from tests.components.azure_api import agent_pool_body, managed_cluster_body, problems
 
@@ -146,7 +146,7 @@ def test_clusters_are_private_kms_encrypted_entra_only_and_audited(prod):
         assert inputs["networkProfile"]["dnsServiceIP"] == dns_service_ip(inputs["networkProfile"]["serviceCidr"])
         (system,) = inputs["agentPoolProfiles"]
         assert system["mode"] == "System" and system["vmSize"] == AKS_SYSTEM_VM_SIZE
-        assert system["count"] == AKS_SYSTEM_NODES and system["enableEncryptionAtHost"] is True
+        assert system["count"] == SYSTEM_NODES and system["enableEncryptionAtHost"] is True
         assert cluster.protect
     audits = _all(prod, "azure-native:monitor:DiagnosticSetting")
     assert len(audits) == len(clusters)

@@ -51,7 +51,7 @@ def test_every_gcp_placement_becomes_a_region_fleet_with_its_pools(dev, prod):
         pools = {
             (p.inputs["location"], p.inputs["nodeConfig"]["resourceLabels"]["workload"])
             for p in _all(run, POOL)
-            if "takeover" not in p.name
+            if "takeover" not in p.name and "-system-" not in p.name
         }
         assert pools == {(region, workload) for region, workload, _ in placements}
 
@@ -112,7 +112,8 @@ def test_dev_control_plane_is_public_only_to_the_configured_cidrs(dev):
 
 def test_node_pool_inputs_are_valid_for_the_container_v1_api(dev, prod):
     pools = _all(dev, POOL) + _all(prod, POOL)
-    assert any("TPU" in p.inputs["nodeConfig"]["labels"]["tensorfleet.io/accelerator"] for p in pools)
+    assert any("TPU" in p.inputs["nodeConfig"]["labels"].get("tensorfleet.io/accelerator", "") for p in pools)
+    assert any("-system-" in p.name for p in pools)
     for pool in pools:
         assert problems(node_pool_body(pool.inputs), "NodePool") == [], pool.name
 
@@ -129,7 +130,7 @@ def test_pools_are_the_planned_capacity_on_valid_machine_types_and_zones(dev, pr
     offerings = {(o.region, o.instance_type): o for o in catalog.offerings if o.cloud == "gcp"}
     for run in (dev, prod):
         placements = _placements(run)
-        for pool in _all(run, POOL):
+        for pool in [p for p in _all(run, POOL) if "-system-" not in p.name]:
             inputs, config = pool.inputs, pool.inputs["nodeConfig"]
             region = inputs["location"]
             topology = (inputs.get("placementPolicy") or {}).get("tpuTopology")
@@ -216,3 +217,19 @@ def test_budgets_per_gcp_workload_and_stack_at_the_alert_thresholds(prod):
         assert len(budget["allUpdatesRule"]["monitoringNotificationChannels"]) == 2
     (publisher,) = _all(prod, "gcp:pubsub/topicIAMMember:TopicIAMMember")
     assert publisher.inputs["member"] == "serviceAccount:billing-budget-alert@system.gserviceaccount.com"
+
+
+def test_every_cluster_has_an_untainted_cmek_system_pool_for_its_add_ons(dev, prod):
+    from components.fleet.labels import SYSTEM_POOL_LABEL
+    from regions.footprint import SYSTEM_DISK_GIB, SYSTEM_MACHINE_TYPES, SYSTEM_NODES
+
+    for run in (dev, prod):
+        clusters = _all(run, "gcp:container/cluster:Cluster")
+        systems = [p for p in _all(run, POOL) if "-system-" in p.name]
+        assert len(systems) == len(clusters)
+        for pool in systems:
+            config = pool.inputs["nodeConfig"]
+            assert config["machineType"] == SYSTEM_MACHINE_TYPES["gcp"] and not config.get("taints")
+            assert config["labels"] == {SYSTEM_POOL_LABEL: "system"} and config["bootDiskKmsKey"]
+            assert config["diskSizeGb"] == SYSTEM_DISK_GIB and gke_pool_nodes(pool.inputs) == SYSTEM_NODES
+            assert config["shieldedInstanceConfig"]["enableSecureBoot"] is True

@@ -6,7 +6,7 @@ import pytest
 
 from regions.bill import BilledResource, bill, total_usd
 from regions.catalog import load_catalog
-from regions.footprint import FleetLayout, footprint_of
+from regions.footprint import SYSTEM_DISK_GIB, SYSTEM_NODES, FleetLayout, footprint_of
 from regions.pricing import PriceBook, UnpricedItem, UsageAssumptions, load_price_book
 
 URN = "urn:pulumi:prod::tensorfleet::"
@@ -112,7 +112,10 @@ def test_a_placement_on_a_cloud_the_stack_does_not_build_yet_bills_what_its_flee
         by_item.setdefault(line.item, []).append(line)
     assert len(by_item["gke_cluster_management"]) == 1  # the region is opened once
     assert by_item["gke_cluster_management"][0].monthly_usd == pytest.approx(73.0)  # $0.10 per cluster-hour
-    assert sum(line.quantity for line in by_item["pd_balanced"]) == 3 * 200  # a 200 GB boot disk per node
+    node_disks = [line for line in by_item["pd_balanced"] if "system" not in (line.assumption or "")]
+    assert sum(line.quantity for line in node_disks) == 3 * 200  # a 200 GB boot disk per node
+    (system_disks,) = [line for line in by_item["pd_balanced"] if line not in node_disks]
+    assert system_disks.quantity == SYSTEM_NODES * SYSTEM_DISK_GIB  # once per region, for its system pool
     assert sum(line.quantity for line in by_item["gcs_standard_storage"]) == 16.0 + 35.0
     assert all("not built by the stack yet" in (line.assumption or "") for line in lines if line.unit != "node-hour")
     footprint = footprint_of(catalog, FleetLayout())
