@@ -4,7 +4,7 @@ labelled, autoscaled between the planner's bounds."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_gcp as gcp
@@ -112,18 +112,8 @@ class GkeNodePool(pulumi.ComponentResource):
                 machine_type=machine.machine_type if machine else args.machine_type,
                 guest_accelerators=None if tpu else [_gpu(args)],
                 spot=args.capacity == "spot",
-                disk_type=BOOT_DISK_TYPE,
                 disk_size_gb=args.disk_size_gib,
-                boot_disk_kms_key=args.key_id,
-                image_type="COS_CONTAINERD",
-                service_account=args.service_account,
-                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
-                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
-                    enable_secure_boot=True, enable_integrity_monitoring=True
-                ),
-                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
-                    mode="GKE_METADATA"
-                ),
+                **_hardened_node(args.service_account, args.key_id),
                 labels=k8s_labels,
                 resource_labels=resource_labels,
                 taints=[
@@ -182,18 +172,8 @@ class GkeSystemPool(pulumi.ComponentResource):
             upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(max_surge=1, max_unavailable=0),
             node_config=gcp.container.NodePoolNodeConfigArgs(
                 machine_type=SYSTEM_MACHINE_TYPES["gcp"],
-                disk_type=BOOT_DISK_TYPE,
                 disk_size_gb=SYSTEM_DISK_GIB,
-                boot_disk_kms_key=args.key_id,
-                image_type="COS_CONTAINERD",
-                service_account=args.service_account,
-                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
-                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
-                    enable_secure_boot=True, enable_integrity_monitoring=True
-                ),
-                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
-                    mode="GKE_METADATA"
-                ),
+                **_hardened_node(args.service_account, args.key_id),
                 labels={SYSTEM_POOL_LABEL: "system"},
                 resource_labels={**args.labels, "pool": "system"},
             ),
@@ -201,6 +181,22 @@ class GkeSystemPool(pulumi.ComponentResource):
         )
         self.node_pool_name = pool.name
         self.register_outputs({"node_pool_name": self.node_pool_name})
+
+
+def _hardened_node(service_account: pulumi.Input[str], key_id: pulumi.Input[str]) -> dict[str, Any]:
+    """What every node of every pool runs with: CMEK boot disks, Container-Optimized OS, the
+    cluster's least-privilege service account, shielded VMs and the GKE metadata server."""
+    return {
+        "disk_type": BOOT_DISK_TYPE,
+        "boot_disk_kms_key": key_id,
+        "image_type": "COS_CONTAINERD",
+        "service_account": service_account,
+        "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+        "shielded_instance_config": gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
+            enable_secure_boot=True, enable_integrity_monitoring=True
+        ),
+        "workload_metadata_config": gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+    }
 
 
 def node_locations(desired: int, zones: tuple[str, ...]) -> tuple[str, ...]:
