@@ -2,5 +2,15 @@
 
 from components.serving.images import SERVER_IMAGES, ServerImage, server_image
 from components.serving.manifests import ServerSpec, server_objects, service_account
+from components.serving.tenancy import accelerator_quota, tenant_objects
 
-__all__ = ["SERVER_IMAGES", "ServerImage", "ServerSpec", "server_image", "server_objects", "service_account"]
+__all__ = [
+    "SERVER_IMAGES",
+    "ServerImage",
+    "ServerSpec",
+    "accelerator_quota",
+    "server_image",
+    "server_objects",
+    "service_account",
+    "tenant_objects",
+]

@@ -14,7 +14,7 @@ import yaml
 
 from components.serving import server_objects, service_account
 from components.serving.images import ACCELERATOR_RESOURCES, SERVER_IMAGES, family_of
-from components.serving.manifests import load_seconds
+from components.serving.manifests import ServerSpec, load_seconds
 from regions.catalog import load_catalog
 from regions.placement import place_fleet
 from tensorfleet.engine import read_stack_config
@@ -163,3 +163,32 @@ def test_impossible_replica_bounds_are_refused():
     with pytest.raises(ValueError, match="min <= fallback <= max"):
         server_objects(replace(spec, replicas_min=5, replicas_fallback=2))
     json.dumps(server_objects(spec))  # manifests are plain JSON
+
+
+@pytest.mark.parametrize("stack", ENVIRONMENTS)
+def test_each_tenant_namespace_is_valid_and_its_quota_is_what_its_servers_scale_to(stack):
+    from collections import defaultdict
+
+    from components.serving import accelerator_quota, tenant_objects
+
+    by_namespace: dict[tuple[str, str, str], list[ServerSpec]] = defaultdict(list)
+    for _, row, spec in _servers(stack):
+        by_namespace[(row.region.cloud, row.region.code, spec.namespace)].append(spec)
+    assert by_namespace
+    for (_, _, namespace), servers in by_namespace.items():
+        objects = tenant_objects(namespace, servers)
+        assert [o["kind"] for o in objects] == ["Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange"]
+        for manifest in objects:
+            _validate(manifest)
+        deny = objects[1]["spec"]
+        assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}  # selects all pods, admits nothing
+        hard = objects[2]["spec"]["hard"]
+        at_max: dict[str, int] = defaultdict(int)
+        for spec in servers:
+            deployment = server_objects(spec)[0]
+            ((resource, chips),) = deployment["spec"]["template"]["spec"]["containers"][0]["resources"][
+                "requests"
+            ].items()
+            at_max[resource] += int(chips) * spec.replicas_max
+        assert {k.removeprefix("requests."): int(v) for k, v in hard.items()} == dict(at_max)
+        assert accelerator_quota(servers) == dict(sorted(at_max.items()))
