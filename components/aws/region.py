@@ -20,34 +20,20 @@ from components.aws.nodegroup import (
     SystemNodeGroupArgs,
 )
 from components.aws.policies import artifact_reader_policy, pod_identity_trust_policy
+from components.fleet.pool import PoolSpec
 
 __all__ = ["AwsRegionFleet", "AwsRegionFleetArgs", "ExistingNetwork", "NodeGroupSpec"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class NodeGroupSpec:
-    """One placement row to run in this region."""
+class NodeGroupSpec(PoolSpec):
+    """One placement row to run in this region, on an EC2 instance type."""
 
-    workload: str
-    stage: str
-    tenant: str
     instance_type: str
-    accelerator: str
-    capacity: str
     zone_ids: tuple[str, ...]
     """Availability-zone IDs that offer the instance type."""
-    nodes_min: int
-    nodes_desired: int
-    nodes_max: int
     capacity_reservation_id: pulumi.Input[str] | None = None
     """A Capacity Block for ML to launch into (may be a secret). Default: none."""
-    takeover: bool = False
-    """The on-demand group beside spot nodes that takes over another region's users when it fails."""
-
-    @property
-    def key(self) -> str:
-        """``workload/stage``, with ``/takeover`` for a takeover group: unique in a region."""
-        return f"{self.workload}/{self.stage}" + ("/takeover" if self.takeover else "")
 
 
 @dataclass(frozen=True, kw_only=True)

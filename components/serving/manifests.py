@@ -125,8 +125,8 @@ def _selector(spec: ServerSpec) -> dict[str, str]:
     return {"app.kubernetes.io/instance": spec.name, "tensorfleet.io/workload": spec.workload}
 
 
-def _metadata(spec: ServerSpec, **extra: Any) -> dict[str, Any]:
-    return {"name": spec.name, "namespace": spec.namespace, "labels": _labels(spec), **extra}
+def _metadata(spec: ServerSpec) -> dict[str, Any]:
+    return {"name": spec.name, "namespace": spec.namespace, "labels": _labels(spec)}
 
 
 def service_account(namespace: str, workload: str, annotations: dict[str, str]) -> dict[str, Any]:

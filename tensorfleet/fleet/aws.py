@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from components.aws import AwsRegionFleet, AwsRegionFleetArgs, ExistingNetwork, NodeGroupSpec
 from components.aws.kms import RegionKey, RegionKeyArgs
 from components.budget.aws import AwsBudgets, AwsBudgetsArgs
+from components.fleet.pool import with_takeover
 from components.naming import email_key, principal_key
 from regions.catalog import Catalog
 from regions.placement import FleetPlan, StagePlacement
@@ -370,15 +371,4 @@ def _node_groups(
         nodes_max=choice.nodes_max,
         capacity_reservation_id=block,
     )
-    if not choice.takeover_nodes:
-        return [serving]
-    takeover = replace(
-        serving,
-        capacity="on-demand",
-        nodes_min=0,
-        nodes_desired=0,
-        nodes_max=choice.takeover_nodes,
-        capacity_reservation_id=None,
-        takeover=True,
-    )
-    return [serving, takeover]
+    return with_takeover(serving, choice.takeover_nodes, capacity_reservation_id=None)
