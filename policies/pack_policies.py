@@ -1,6 +1,7 @@
 """The pack's policies and default enforcement, importable without starting the analyzer server."""
 
 from pulumi_policy import EnforcementLevel, Policy
+from serving_rules import accelerator_disruption_budget, accelerator_quota, graceful_drain, pinned_images
 
 from carbon_rules import carbon_aware_region
 from cost_rules import cost_ceiling
@@ -17,4 +18,8 @@ POLICIES: list[Policy] = [
     hipaa_encryption,
     cost_allocation_tags,
     budget_alarm_required,
+    accelerator_disruption_budget,
+    accelerator_quota,
+    pinned_images,
+    graceful_drain,
 ]

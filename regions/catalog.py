@@ -170,6 +170,9 @@ class Catalog:
     zones: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Zones per region key, where the data knows them: every AWS AZ ID of the region; for GCP, the
     zone names that the region's offerings name (the data has no region-wide GCP zone list)."""
+    node_networks: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Documented node-to-node network bandwidth, Gbit/s, per (cloud, instance type)
+    (``node_networks.csv``): only these nodes may host a replica that spans nodes."""
 
     def region(self, cloud: str, code: str) -> Region:
         """Returns a region or raises UnknownName naming the closest known codes."""
@@ -240,7 +243,17 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
         specs=specs,
         excluded=tuple(excluded),
         zones={**region_zones, **_gcp_region_zones(offerings)},
+        node_networks=_read_node_networks(data_dir / "node_networks.csv"),
     )
+
+
+def _read_node_networks(path: Path) -> dict[tuple[str, str], float]:
+    if not path.is_file():
+        return {}
+    return {
+        (_cloud(row, path.name, line), row["instance_type"]): _num(row, "gbit_per_s", path.name, line)
+        for line, row in _rows(path)
+    }
 
 
 def _read_partitions(path: Path) -> dict[tuple[str, str], str]:

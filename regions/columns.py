@@ -270,8 +270,11 @@ def _pairs(
     subset, row, peak_replicas, replica_rps, per_node, share = (
         a[feasible] for a in (subset, row, peak_replicas, replica_rps, per_node, share)
     )
-    nodes_min = -(-scaling.min_replicas // per_node)
-    nodes_desired = np.maximum(nodes_min, np.ceil(share * profile.slo.steady_rps / (replica_rps * per_node) - eps))
+    # Replicas first, then nodes: a replica that spans nodes (per_node = 1/n, exact for n a power of
+    # two) takes whole groups of n nodes.
+    nodes_min = np.ceil(scaling.min_replicas / per_node - eps)
+    steady_replicas = np.ceil(share * profile.slo.steady_rps / replica_rps - eps)
+    nodes_desired = np.maximum(nodes_min, np.ceil(steady_replicas / per_node - eps))
     nodes_max = np.maximum.reduce(
         [
             nodes_desired,

@@ -7,6 +7,7 @@ import math
 from regions.columns import Column, StageChoice, build_columns
 from regions.milp import StagePlacement, WorkloadPlan
 from regions.residency import expand_residency
+from regions.sizing import OperatingPoint
 
 __all__ = ["explain"]
 
@@ -61,9 +62,18 @@ def _why_offering(plan: WorkloadPlan, row: StagePlacement) -> str:
     stage = "" if row.choice.stage == "main" else f"stage {row.choice.stage}: "
     return (
         f"{stage}{offering.instance_type} ({offering.accelerator_count}x {offering.accelerator}, {option.capacity}) "
-        f"runs {point.replicas_per_node} replica(s) of {point.accelerators_per_replica} accelerator(s) at batch "
+        f"{_replica_shape(point)} at batch "
         f"{point.batch}; best by {plan.problem.settings.objective} of {plan.problem.options_considered} options"
     )
+
+
+def _replica_shape(point: OperatingPoint) -> str:
+    if point.nodes_per_replica > 1:
+        return (
+            f"runs one replica across {point.nodes_per_replica} nodes ({point.tensor_parallel}-way tensor parallel "
+            f"on each, {point.nodes_per_replica} pipeline stages)"
+        )
+    return f"runs {point.replicas_per_node} replica(s) of {point.accelerators_per_replica} accelerator(s)"
 
 
 def _runner_up_accelerator(plan: WorkloadPlan, column: Column, choice: StageChoice) -> str | None:

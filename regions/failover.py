@@ -124,9 +124,7 @@ def plan_failover(profile: WorkloadProfile, rtt_ms: dict[tuple[str, str], float]
         for choice in target.choices:
             point = choice.option.point
             nodes = int(
-                nodes_at_load(
-                    shares[choice.stage], profile.slo.peak_rps, load, point.replica_rps, point.replicas_per_node
-                )
+                nodes_at_load(shares[choice.stage], profile.slo.peak_rps, load, point.replica_rps, point.per_node)
             )
             key = (target.region.key, choice.stage)
             needed[key] = max(needed.get(key, 0), nodes)

@@ -140,6 +140,8 @@ def option_table(
         keep &= ~np.isnan(index.kg[selected])
     if exclude_accelerator is not None:
         keep &= index.accelerator[selected] != exclude_accelerator
+    if profile.placement.accelerators:
+        keep &= np.isin(index.accelerator[selected], profile.placement.accelerators)
     selected, position = selected[keep], position[keep]
     # Operating points depend only on the (accelerator, count) shape: computed once per key.
     points: list[OperatingPoint] = []
@@ -147,20 +149,28 @@ def option_table(
     count = np.zeros(len(index.keys), dtype=np.int64)
     for key_id in np.unique(index.key[selected]).tolist():
         accelerator, accelerators = index.keys[key_id]
-        found = stage_points(stage, profile, catalog, accelerator, accelerators, settings)
+        # A replica that spans nodes is sized on the slowest known network among this shape's nodes.
+        networks = index.network[selected[index.key[selected] == key_id]]
+        slowest = float(np.nanmin(networks)) if not np.isnan(networks).all() else None
+        found = stage_points(stage, profile, catalog, accelerator, accelerators, settings, slowest)
         first[key_id], count[key_id] = len(points), len(found)
         points.extend(found)
     per_shape = count[index.key[selected]]
     shape = np.repeat(selected, per_shape)
     offset = np.arange(shape.size) - np.repeat(np.cumsum(per_shape) - per_shape, per_shape)
     point = np.repeat(first[index.key[selected]], per_shape) + offset
-    rows_per_region = np.bincount(np.repeat(position, per_shape), minlength=len(regions))
+    row_position = np.repeat(position, per_shape)
+    spans_nodes = np.array([p.nodes_per_replica > 1 for p in points] or [False])
+    # ...and runs only on nodes whose network is documented.
+    usable = ~(spans_nodes[point] & np.isnan(index.network[shape])) if shape.size else np.ones(0, dtype=bool)
+    shape, point, row_position = shape[usable], point[usable], row_position[usable]
+    rows_per_region = np.bincount(row_position, minlength=len(regions))
     service = np.array([p.service_ms for p in points] or [0.0])
     footprint = footprint_of(catalog, settings.fleet)
     node_extra = np.array([footprint.per_node(r.key) for r in regions] or [0.0])
     weights = weights_gb(stage.model)
     replica_rps = np.array([p.replica_rps for p in points] or [0.0])
-    per_node = np.array([p.replicas_per_node for p in points] or [1], dtype=np.int64)
+    per_node = np.array([p.per_node for p in points] or [1.0])
     quota = np.full(selected.size, -1, dtype=np.int64)
     if settings.quotas:
         keys = np.array([r.key for r in regions], dtype=object)[position]
@@ -173,7 +183,7 @@ def option_table(
         shape=shape,
         point=point,
         starts=np.concatenate(([0], np.cumsum(rows_per_region))).astype(np.int64),
-        price_month=node_monthly_usd(index.hourly[shape], 1) + node_extra[np.repeat(position, per_shape)],
+        price_month=node_monthly_usd(index.hourly[shape], 1) + node_extra[row_position],
         storage_month=np.array([footprint.per_stage(r.key, weights) for r in regions] or [0.0]),
         kg_node=index.kg[shape],
         service=service[point],
@@ -182,7 +192,7 @@ def option_table(
         chips=np.array([count for _, count in index.keys], dtype=np.int64)[index.key[shape]]
         if index.keys
         else np.zeros(0, dtype=np.int64),
-        quota=np.repeat(quota, per_shape),
+        quota=np.repeat(quota, per_shape)[usable],
     )
 
 
@@ -201,6 +211,8 @@ class _ShapeIndex:
     """Index into ``keys`` of each shape's (accelerator, count)."""
     keys: list[tuple[str, int]]
     accelerator: np.ndarray
+    network: np.ndarray
+    """Documented node-to-node network, Gbit/s; NaN where unknown."""
 
 
 @functools.lru_cache(maxsize=8)
@@ -224,6 +236,7 @@ def _shape_index(
         key=np.array([key_ids[(o.accelerator, o.accelerator_count)] for o, *_ in shapes], dtype=np.int64),
         keys=keys,
         accelerator=np.array([o.accelerator for o, *_ in shapes], dtype=object),
+        network=np.array([catalog.node_networks.get((o.cloud, o.instance_type), np.nan) for o, *_ in shapes]),
     )
 
 
@@ -234,12 +247,16 @@ def stage_points(
     accelerator: str,
     count: int,
     settings: PlacementSettings,
+    node_network_gbps: float | None = None,
 ) -> list[OperatingPoint]:
-    """Every point within the SLO at which a node of ``count`` ``accelerator`` chips runs the stage."""
+    """Every point within the SLO at which a node of ``count`` ``accelerator`` chips runs the stage
+    (with ``node_network_gbps``, also a replica that spans several such nodes)."""
     model = stage.model
     if isinstance(model, LlmModel):
         spec = catalog.spec(accelerator)
-        return [] if spec is None else list(llm_operating_points(model, profile.slo, spec, count, settings.sizing))
+        if spec is None:
+            return []
+        return list(llm_operating_points(model, profile.slo, spec, count, settings.sizing, node_network_gbps))
     if isinstance(model, MeasuredModel):
         found: list[OperatingPoint] = []
         for measured in model.throughput:

@@ -28,7 +28,7 @@ The skeleton is the roofline of ``regions/sizing.py``, with what real servers ad
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "decode_step_s",
     "max_concurrency",
     "p95_wait_s",
+    "pipelined",
     "prefill_s",
     "serve",
 ]
@@ -226,6 +227,29 @@ def serve(
         concurrency=concurrency,
         requests_per_s=1 / per_request,
         output_tokens_per_s=tokens_out / per_request,
+        ttft_s=ttft,
+        tpot_s=tpot,
+        e2e_s=ttft + max(tokens_out - 1, 0) * tpot,
+    )
+
+
+def pipelined(stage: Serving, stages: int, tokens_out: int, hop_step_s: float, hop_prefill_s: float) -> Serving:
+    """A replica pipelined over ``stages`` nodes from what its slowest stage delivers.
+
+    Each stage holds ``1/stages`` of the layers and runs ``stages`` batches in turn (vLLM keeps one
+    batch per stage in flight), so the replica completes requests as fast as one stage does, with
+    ``stages`` times the concurrency; every token crosses every stage, so a sequence sees each step
+    and its prefill ``stages`` times over, plus a network hop between consecutive stages
+    (``hop_step_s`` per decode step, ``hop_prefill_s`` per prefill; the caller prices the activations
+    on the node network).
+    """
+    ttft = stages * stage.ttft_s + (stages - 1) * hop_prefill_s
+    if tokens_out == 0:
+        return replace(stage, concurrency=stages * stage.concurrency, ttft_s=ttft, e2e_s=ttft)
+    tpot = stages * stage.tpot_s + (stages - 1) * hop_step_s
+    return replace(
+        stage,
+        concurrency=stages * stage.concurrency,
         ttft_s=ttft,
         tpot_s=tpot,
         e2e_s=ttft + max(tokens_out - 1, 0) * tpot,

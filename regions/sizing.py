@@ -25,11 +25,21 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from regions.calibration import CHIP_FAMILIES, FP8_FAMILIES, efficiency_of, hardware_of, link_of
 from regions.catalog import AcceleratorSpec
-from regions.performance import KV_BYTES, WEIGHT_BYTES, Efficiency, ModelShape, max_concurrency, p95_wait_s, serve
+from regions.performance import (
+    KV_BYTES,
+    WEIGHT_BYTES,
+    Efficiency,
+    ModelShape,
+    Serving,
+    max_concurrency,
+    p95_wait_s,
+    pipelined,
+    serve,
+)
 from workloads.profiles import LlmModel, MeasuredThroughput, Slo
 
 __all__ = [
@@ -65,6 +75,9 @@ class SizingAssumptions:
     """Achieved over peak dense FLOPS. Default: the chip family's calibrated figure."""
     max_batch: int = 256
     """Most sequences a replica runs at once: vLLM's ``max_num_seqs`` default (256)."""
+    max_nodes_per_replica: int = 4
+    """Most nodes one replica may span (pipeline stages, a power of two), only for a model that no
+    single node holds: a stated bound, as each stage adds a network hop to every token."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +85,10 @@ class OperatingPoint:
     """One way to run a node: replica shape, concurrency, load, and what it delivers at peak."""
 
     accelerators_per_replica: int
+    """Chips one replica spans, on all its nodes."""
     replicas_per_node: int
     batch: int
-    """Concurrent requests per replica."""
+    """Concurrent requests per replica (per pipeline stage when the replica spans nodes)."""
     service_ms: float
     """Latency the network round trip is added to, ms: p95 end-to-end, or p95 TTFT shifted onto
     the end-to-end budget, whichever binds (see the module docstring)."""
@@ -88,11 +102,23 @@ class OperatingPoint:
     """p95 end-to-end service time, queueing included, ms (network excluded)."""
     utilisation: float = 1.0
     """Share of the replica's capacity in use at peak."""
+    nodes_per_replica: int = 1
+    """Nodes one replica spans: pipeline stages, each tensor parallel over a whole node."""
+
+    @property
+    def per_node(self) -> float:
+        """Replicas per node: below one (exactly ``1 / nodes_per_replica``) when a replica spans nodes."""
+        return self.replicas_per_node / self.nodes_per_replica
+
+    @property
+    def tensor_parallel(self) -> int:
+        """Chips one pipeline stage (one node's share of a replica) shards the model over."""
+        return self.accelerators_per_replica // self.nodes_per_replica
 
     @property
     def node_rps(self) -> float:
         """Requests per second one node sustains."""
-        return self.replica_rps * self.replicas_per_node
+        return self.replica_rps * self.per_node
 
 
 def model_shape(model: LlmModel, spec: AcceleratorSpec) -> ModelShape:
@@ -132,12 +158,20 @@ def replica_widths(model: LlmModel, spec: AcceleratorSpec, accelerators_per_node
 
 
 def llm_operating_points(
-    model: LlmModel, slo: Slo, spec: AcceleratorSpec, accelerators_per_node: int, assumptions: SizingAssumptions
+    model: LlmModel,
+    slo: Slo,
+    spec: AcceleratorSpec,
+    accelerators_per_node: int,
+    assumptions: SizingAssumptions,
+    node_network_gbps: float | None = None,
 ) -> tuple[OperatingPoint, ...]:
-    """Every (replica width, concurrency, load) point within the SLO on this node; empty if none."""
+    """Every (replica width, concurrency, load) point within the SLO on this node; empty if none.
+
+    A model that no single node holds may span several nodes, pipelined, where ``node_network_gbps``
+    (the slowest node-to-node network of the nodes considered, Gbit/s) is known."""
     return _llm_points(
         model, slo.p95_latency_ms, slo.ttft_p95_ms, slo.tpot_p95_ms, slo.tokens_in, slo.tokens_out, spec,
-        accelerators_per_node, assumptions,
+        accelerators_per_node, assumptions, node_network_gbps,
     )  # fmt: skip
 
 
@@ -152,12 +186,14 @@ def _llm_points(
     spec: AcceleratorSpec,
     accelerators_per_node: int,
     assumptions: SizingAssumptions,
+    node_network_gbps: float | None,
 ) -> tuple[OperatingPoint, ...]:
     """Cached on exactly what sizing depends on: the workloads of a stack share models and chips."""
     efficiency = _efficiency(spec, assumptions)
     if efficiency is None:
         return ()
     shape = model_shape(model, spec)
+    slo = _Targets(p95_ms, ttft_ms, tpot_ms)
     points: list[OperatingPoint] = []
     for k in replica_widths(model, spec, accelerators_per_node):
         hardware = hardware_of(spec, k, link_of(spec.name))
@@ -171,28 +207,91 @@ def _llm_points(
             state = serve(shape, hardware, efficiency, batch, tokens_in, tokens_out)
             if tpot_ms is not None and state.tpot_s * 1000 > tpot_ms:
                 break  # TPOT only grows with the concurrency
-            for share in UTILISATIONS:
-                rate = share * state.requests_per_s
-                wait = p95_wait_s(batch, state.e2e_s, rate)
-                e2e = (state.e2e_s + wait) * 1000
-                ttft = (state.ttft_s + wait) * 1000
-                service = max(e2e, ttft + p95_ms - ttft_ms) if ttft_ms is not None else e2e
-                if service > p95_ms:
-                    break  # queueing only grows with the load
-                points.append(
-                    OperatingPoint(
-                        accelerators_per_replica=k,
-                        replicas_per_node=accelerators_per_node // k,
-                        batch=batch,
-                        service_ms=service,
-                        replica_rps=rate,
-                        ttft_ms=ttft,
-                        tpot_ms=state.tpot_s * 1000,
-                        e2e_ms=e2e,
-                        utilisation=share,
-                    )
-                )
+            per_node = accelerators_per_node // k
+            points += _loaded(state, batch, slo, accelerators_per_replica=k, replicas_per_node=per_node)
+    too_big = sequence_bytes(model) > replica_memory_bytes(spec, accelerators_per_node, assumptions)
+    if too_big and node_network_gbps is not None:
+        points = _pipelined_points(
+            model, shape, spec, accelerators_per_node, efficiency, assumptions, slo, tokens_in, tokens_out,
+            node_network_gbps,
+        )  # fmt: skip
     return tuple(pareto_front(points))
+
+
+@dataclass(frozen=True, slots=True)
+class _Targets:
+    p95_ms: float
+    ttft_ms: float | None
+    tpot_ms: float | None
+
+
+def _loaded(state: Serving, batch: int, slo: _Targets, **shape: int) -> list[OperatingPoint]:
+    """The points of one replica state at each peak load whose p95 (queueing included) meets the SLO.
+    ``batch`` is how many requests the replica runs at once (every stage's, when pipelined)."""
+    points = []
+    for share in UTILISATIONS:
+        rate = share * state.requests_per_s
+        wait = p95_wait_s(state.concurrency, state.e2e_s, rate)
+        e2e = (state.e2e_s + wait) * 1000
+        ttft = (state.ttft_s + wait) * 1000
+        service = max(e2e, ttft + slo.p95_ms - slo.ttft_ms) if slo.ttft_ms is not None else e2e
+        if service > slo.p95_ms:
+            break  # queueing only grows with the load
+        points.append(
+            OperatingPoint(
+                batch=batch, service_ms=service, replica_rps=rate, ttft_ms=ttft, tpot_ms=state.tpot_s * 1000,
+                e2e_ms=e2e, utilisation=share, **shape,
+            )
+        )  # fmt: skip
+    return points
+
+
+def _pipelined_points(
+    model: LlmModel,
+    shape: ModelShape,
+    spec: AcceleratorSpec,
+    accelerators_per_node: int,
+    efficiency: Efficiency,
+    assumptions: SizingAssumptions,
+    slo: _Targets,
+    tokens_in: int,
+    tokens_out: int,
+    node_network_gbps: float,
+) -> list[OperatingPoint]:
+    """Replicas of ``n`` nodes (2, 4, ... up to ``max_nodes_per_replica``): tensor parallel over each
+    whole node, pipeline parallel across nodes; the fewest stages that hold the model, and one more
+    doubling (more stages hold more concurrent sequences). Activations cross the node network once
+    per stage boundary, each hop costing the family's fitted collective latency plus the bytes at
+    the network's rate."""
+    k = accelerators_per_node
+    if CHIP_FAMILIES.get(spec.name) in ("neuron", "tpu") or k not in replica_widths(model, spec, k):
+        return []
+    hardware = hardware_of(spec, k, link_of(spec.name))
+    if k > 1 and hardware.link is None:
+        return []
+    network = node_network_gbps * 1e9 / 8  # bytes/s
+    points: list[OperatingPoint] = []
+    fitted = 0
+    n = 2
+    while n <= assumptions.max_nodes_per_replica and fitted < 2:
+        layers = math.ceil(model.layers / n)
+        fraction = layers / model.layers  # the stage with the most layers sets the pace
+        stage_shape = replace(shape, params=shape.params * fraction, active_params=shape.active_params * fraction,
+                              layers=layers)  # fmt: skip
+        if sequence_bytes(model) * fraction <= k * hardware.memory_bytes * assumptions.memory_utilisation:
+            fitted += 1
+            held = max_concurrency(stage_shape, hardware, tokens_in, tokens_out, assumptions.memory_utilisation)
+            for batch in _ladder(min(held // n, assumptions.max_batch)):
+                stage = serve(stage_shape, hardware, efficiency, batch, tokens_in, tokens_out)
+                hop_step = efficiency.allreduce_latency_s + batch * shape.hidden_size * 2 / network
+                hop_prefill = efficiency.allreduce_latency_s + tokens_in * shape.hidden_size * 2 / network
+                state = pipelined(stage, n, tokens_out, hop_step, hop_prefill)
+                if slo.tpot_ms is not None and state.tpot_s * 1000 > slo.tpot_ms:
+                    break
+                points += _loaded(state, batch, slo, accelerators_per_replica=n * k, replicas_per_node=1,
+                                  nodes_per_replica=n)  # fmt: skip
+        n *= 2
+    return points
 
 
 def _efficiency(spec: AcceleratorSpec, assumptions: SizingAssumptions) -> Efficiency | None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,8 +38,27 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
+class _Interrupts:
+    """Remembers a Ctrl-C: an extension module interrupted while it loads (gRPC's) fails with its own
+    ImportError instead of KeyboardInterrupt, and that is still the user's interrupt, not a bug."""
+
+    received = False
+
+    @classmethod
+    def install(cls) -> None:
+        cls.received = False
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when SIGINT is ignored
+            signal.signal(signal.SIGINT, cls._handle)
+
+    @classmethod
+    def _handle(cls, signum: int, frame: object) -> None:
+        cls.received = True
+        raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; every failure ends as one ``error:`` message and a non-zero status."""
+    _Interrupts.install()
     try:
         args = _parser().parse_args(argv)
         return int(args.handler(args))
@@ -47,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted; nothing was written", EXIT_INTERRUPTED)
     except Exception as exc:
+        if _Interrupts.received:
+            return _fail("interrupted; nothing was written", EXIT_INTERRUPTED)
         if os.environ.get("TENSORFLEET_DEBUG"):
             raise
         return _fail(

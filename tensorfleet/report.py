@@ -110,7 +110,9 @@ def _location(reg: Registration, by_urn: Mapping[str, Registration]) -> tuple[st
 def _provider_location(reg: Registration, by_urn: Mapping[str, Registration]) -> tuple[str, str | None] | None:
     if reg.type.startswith("pulumi:providers:"):
         package = reg.type.removeprefix("pulumi:providers:")
-        return PACKAGE_CLOUDS.get(package, package), reg.inputs.get("region") or reg.inputs.get("location")
+        if package not in PACKAGE_CLOUDS:
+            return None  # e.g. a cluster's Kubernetes provider: located by what it is registered under
+        return PACKAGE_CLOUDS[package], reg.inputs.get("region") or reg.inputs.get("location")
     if reg.provider:
         provider = by_urn.get(reg.provider.rsplit("::", 1)[0])  # a provider reference is "<urn>::<id>"
         if provider is not None:

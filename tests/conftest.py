@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,17 @@ def project_root() -> Path:
     return PROJECT_ROOT
 
 
+@functools.cache
+def example_run(stack: str):
+    """One run of the real program on an example environment, shared by every test that only reads it."""
+    config, secret_keys = read_stack_config(stack)
+    return run_program(stack, config, secret_keys)
+
+
 @pytest.fixture(scope="session")
 def prod_run():
     """One run of the real program on the prod example environment."""
-    config, secret_keys = read_stack_config("prod")
-    return run_program("prod", config, secret_keys)
+    return example_run("prod")
 
 
 @pytest.fixture(scope="session")

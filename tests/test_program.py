@@ -29,7 +29,8 @@ def test_one_component_per_workload_and_placement(prod_run):
     for reg in prod_run.registrations:
         by_type.setdefault(reg.type, []).append(reg)
     assert {WORKLOAD, PLACEMENT} <= set(by_type)
-    assert all(t.startswith(("tensorfleet:", "aws:", "gcp:", "azure-native:", "pulumi:providers:")) for t in by_type)
+    packages = ("tensorfleet:", "aws:", "gcp:", "azure-native:", "kubernetes:", "pulumi:providers:")
+    assert all(t.startswith(packages) for t in by_type)
     assert sorted(r.name for r in by_type[WORKLOAD]) == [
         "chat-assistant",
         "content-moderation",
@@ -212,6 +213,18 @@ def test_profile_edits_and_price_refreshes_rename_nothing(prod_run, monkeypatch)
             "tensorfleet:gcp.existing_networks.us-east4.subnetwork: "
             "'projects/acme-net/regions/us-east1/subnetworks/ml' is not in us-east4",
             id="gcp-network-elsewhere",
+        ),
+        pytest.param(
+            {
+                "gcp": {
+                    "project": "acme-ml-dev",
+                    "project_number": "123456789012",
+                    "billing_account": "012345-6789AB-CDEF01",
+                    "gpu_driver": "operator",
+                }
+            },
+            "tensorfleet:gcp.gpu_driver: 'operator' cannot serve GKE GPU pools",
+            id="gcp-operator-driver",
         ),
         pytest.param(
             {"gcp": {"project": "acme-ml-dev", "project_number": "12a", "billing_account": "012345-6789AB-CDEF01"}},

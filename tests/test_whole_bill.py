@@ -9,11 +9,11 @@ import pytest
 from regions.catalog import load_catalog
 from regions.footprint import FleetLayout, footprint_of
 from regions.pricing import UsageAssumptions
-from tensorfleet.engine import read_stack_config, run_program
+from tensorfleet.engine import read_stack_config
 from tensorfleet.program_config import decode_value
 from tensorfleet.report import build_plan
 from tensorfleet.stack_config import parse_stack_config
-from tests.conftest import ENVIRONMENTS
+from tests.conftest import ENVIRONMENTS, example_run
 
 NODE_EXTRAS = {"aws:ec2/launchTemplate:LaunchTemplate"}
 STORAGE = {"aws:s3/bucket:Bucket"}
@@ -21,8 +21,8 @@ STORAGE = {"aws:s3/bucket:Bucket"}
 
 @pytest.fixture(scope="module", params=ENVIRONMENTS)
 def stack(request):
-    config, secret_keys = read_stack_config(request.param)
-    run = run_program(request.param, config, secret_keys)
+    config, _ = read_stack_config(request.param)
+    run = example_run(request.param)
     return request.param, config, run, build_plan(request.param, run)
 
 

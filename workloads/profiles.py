@@ -262,8 +262,21 @@ class Placement(_Model):
     """``cloud:region`` or bare region codes never to use, each a region of ``clouds``. Default: none."""
     min_regions: Annotated[int, Field(ge=1, le=16)] = 1
     """Regions that must each run the workload (high availability). Default: 1."""
+    accelerators: Annotated[list[str], Field(max_length=_MAX_LIST)] = Field(default_factory=list)
+    """Accelerators the workload may run on (the ones the team has qualified its model on),
+    canonicalised against the catalog. Default: any."""
     users: Annotated[list[UserGeography], Field(min_length=1, max_length=MAX_USER_GEOGRAPHIES)]
     """Where the users are; at most 8 geographies."""
+
+    @field_validator("accelerators")
+    @classmethod
+    def _canonical_accelerators(cls, values: list[str]) -> list[str]:
+        from regions.catalog import UnknownName, canonical_accelerator  # the catalog is read on first use
+
+        try:
+            return [canonical_accelerator(value) for value in values]
+        except UnknownName as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> Self:

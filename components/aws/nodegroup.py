@@ -67,6 +67,9 @@ class AcceleratorNodeGroupArgs:
     """An EC2 Capacity Block for ML reserved for these nodes (``cr-...``, may be a secret). When set,
     nodes launch into it (EKS capacity type ``CAPACITY_BLOCK``); the reservation's own dates bound
     when they run. Default: none."""
+    compact: bool = False
+    """Launch the nodes into a cluster placement group (a model replica spans them). The caller
+    gives subnets of one zone, as a cluster placement group lives in one. Default: no."""
     disk_size_gib: int = ROOT_DISK_GIB
     """Root volume (gp3) size: container images of model servers are large. Default: the size the
     planner prices (``regions.footprint.ROOT_DISK_GIB``)."""
@@ -84,7 +87,12 @@ class AcceleratorNodeGroup(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags, "workload": args.workload, "tenant": args.tenant}
         block = args.capacity_reservation_id
-        template = _launch_template(f"{name}-lt", args.key_arn, args.disk_size_gib, tags, block, child)
+        placement = (
+            aws.ec2.PlacementGroup(f"{name}-placement", strategy="cluster", tags=tags, opts=child)
+            if args.compact
+            else None
+        )
+        template = _launch_template(f"{name}-lt", args.key_arn, args.disk_size_gib, tags, block, child, placement)
         labels = {
             "tensorfleet.io/accelerator": args.accelerator.replace(" ", "-"),
             "tensorfleet.io/workload": args.workload,
@@ -168,9 +176,10 @@ def _launch_template(
     tags: dict[str, str],
     block: pulumi.Input[str] | None,
     opts: pulumi.ResourceOptions,
+    placement: aws.ec2.PlacementGroup | None = None,
 ) -> aws.ec2.LaunchTemplate:
     """Nodes' launch template: a CMK-encrypted gp3 root volume, IMDSv2 only, the group's tags on
-    instances and volumes, and the Capacity Block when one is reserved."""
+    instances and volumes, the Capacity Block when one is reserved, the placement group if any."""
 
     return aws.ec2.LaunchTemplate(
         name,
@@ -201,6 +210,7 @@ def _launch_template(
                 capacity_reservation_id=block
             )
         ),
+        placement=None if placement is None else aws.ec2.LaunchTemplatePlacementArgs(group_name=placement.name),
         tag_specifications=[
             aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags) for kind in ("instance", "volume")
         ],

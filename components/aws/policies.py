@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["assume_role_policy", "key_policy", "tls_only_bucket_policy"]
+__all__ = [
+    "CLUSTER_AUTOSCALER_SERVICE_ACCOUNT",
+    "assume_role_policy",
+    "cluster_autoscaler_policy",
+    "key_policy",
+    "tls_only_bucket_policy",
+]
 
 # AWS-managed policies attached to EKS roles. Source: Amazon EKS User Guide, "Amazon EKS cluster
 # IAM role" and "Amazon EKS node IAM role" (as of 2026-11).
@@ -99,6 +105,45 @@ def artifact_reader_policy(bucket_arn: str, prefix: str, key_arn: str) -> dict[s
             {"Sid": "DecryptArtifacts", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn},
         ],
     }  # fmt: skip
+
+
+CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = ("kube-system", "cluster-autoscaler")
+"""Namespace and name of the Cluster Autoscaler's service account (its Helm release names it so)."""
+
+
+def cluster_autoscaler_policy(cluster_name: str) -> dict[str, Any]:
+    """What the Cluster Autoscaler's AWS provider needs (its README, "IAM Policy"): read the groups,
+    their launch templates and instance types, and the managed node groups' labels and taints (so it
+    can scale a group up from zero); resize and terminate only groups tagged as this cluster's."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DiscoverGroups",
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeLaunchConfigurations",
+                    "autoscaling:DescribeScalingActivities",
+                    "autoscaling:DescribeTags",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:GetInstanceTypesFromInstanceRequirements",
+                    "eks:DescribeNodegroup",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "ResizeOwnGroups",
+                "Effect": "Allow",
+                "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
+            },
+        ],
+    }
 
 
 def tls_only_bucket_policy(bucket_arn: str) -> dict[str, Any]:

@@ -19,7 +19,13 @@ from components.aws.nodegroup import (
     SystemNodeGroup,
     SystemNodeGroupArgs,
 )
-from components.aws.policies import artifact_reader_policy, pod_identity_trust_policy
+from components.aws.policies import (
+    CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+    artifact_reader_policy,
+    cluster_autoscaler_policy,
+    pod_identity_trust_policy,
+)
+from components.fleet.identity import WorkloadIdentity
 from components.fleet.pool import PoolSpec
 
 __all__ = ["AwsRegionFleet", "AwsRegionFleetArgs", "ExistingNetwork", "NodeGroupSpec"]
@@ -85,6 +91,10 @@ class AwsRegionFleet(pulumi.ComponentResource):
     key_arn: pulumi.Output[str]
     node_group_names: dict[str, pulumi.Output[str]]
     """Node group name per ``workload/stage``."""
+    system_pool: pulumi.Resource
+    """The untainted nodes the cluster add-ons run on: what the Kubernetes layer waits for."""
+    workload_identities: dict[str, WorkloadIdentity]
+    """Per workload: nothing to carry, as EKS Pod Identity names the service account itself."""
 
     def __init__(self, name: str, args: AwsRegionFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tensorfleet:aws:RegionFleet", name, None, opts)
@@ -124,7 +134,7 @@ class AwsRegionFleet(pulumi.ComponentResource):
             child,
         )
         bucket = SecureBucket(f"{name}-artifacts", SecureBucketArgs(key_arn=key.arn, production=args.production), child)
-        SystemNodeGroup(
+        self.system_pool = SystemNodeGroup(
             f"{name}-system",
             SystemNodeGroupArgs(
                 cluster_name=cluster.name, node_role_arn=cluster.node_role_arn, subnet_ids=list(subnets.values()),
@@ -139,7 +149,7 @@ class AwsRegionFleet(pulumi.ComponentResource):
                 AcceleratorNodeGroupArgs(
                     cluster_name=cluster.name,
                     node_role_arn=cluster.node_role_arn,
-                    subnet_ids=[subnets[zone] for zone in spec.zone_ids if zone in subnets],
+                    subnet_ids=_pool_subnets(spec, subnets),
                     key_arn=key.arn,
                     instance_type=spec.instance_type,
                     accelerator=spec.accelerator,
@@ -150,13 +160,17 @@ class AwsRegionFleet(pulumi.ComponentResource):
                     workload=spec.workload,
                     tenant=spec.tenant,
                     capacity_reservation_id=spec.capacity_reservation_id,
+                    compact=spec.compact,
                     tags=args.tags,
                 ),
                 child,
             )
             self.node_group_names[spec.key] = group.node_group_name
+        self.workload_identities = {}
         for workload, tenant in sorted({(spec.workload, spec.tenant) for spec in args.node_groups}):
             _workload_identity(f"{name}-{workload}", workload, tenant, cluster.name, bucket, key.arn, child)
+            self.workload_identities[workload] = WorkloadIdentity()
+        _autoscaler_identity(f"{name}-autoscaler", cluster.name, child)
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint
         self.oidc_provider_arn = cluster.oidc_provider_arn
@@ -199,3 +213,27 @@ def _workload_identity(
         f"{name}-identity", cluster_name=cluster_name, namespace=tenant, service_account=workload,
         role_arn=role.arn, opts=opts,
     )  # fmt: skip
+
+
+def _autoscaler_identity(name: str, cluster_name: pulumi.Output[str], opts: pulumi.ResourceOptions) -> None:
+    """The Cluster Autoscaler's IAM role, bound through EKS Pod Identity to its service account: it
+    resizes only this cluster's node groups (EKS tags their Auto Scaling groups as the cluster's)."""
+    role = aws.iam.Role(f"{name}-role", assume_role_policy=json.dumps(pod_identity_trust_policy()), opts=opts)
+    aws.iam.RolePolicy(
+        f"{name}-scaling",
+        role=role.id,
+        policy=cluster_name.apply(lambda cluster: json.dumps(cluster_autoscaler_policy(cluster))),
+        opts=opts,
+    )
+    namespace, service_account = CLUSTER_AUTOSCALER_SERVICE_ACCOUNT
+    aws.eks.PodIdentityAssociation(
+        f"{name}-identity", cluster_name=cluster_name, namespace=namespace, service_account=service_account,
+        role_arn=role.arn, opts=opts,
+    )  # fmt: skip
+
+
+def _pool_subnets(spec: NodeGroupSpec, subnets: Mapping[str, pulumi.Input[str]]) -> list[pulumi.Input[str]]:
+    """Subnets of the zones that offer the instance type; only the first of them for a compact group
+    (a cluster placement group lives in one zone)."""
+    offered = [subnets[zone] for zone in spec.zone_ids if zone in subnets]
+    return offered[:1] if spec.compact else offered

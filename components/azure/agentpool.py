@@ -58,6 +58,8 @@ class AksAgentPoolArgs:
     """Who installs the GPU driver: AKS (``cloud``, NVIDIA only) or the serving layer's operator."""
     mig_profile: str | None = None
     """MIG partitioning of every GPU (``MIG1g`` … ``MIG7g``), only on sizes with MIG-capable GPUs."""
+    proximity_placement_group_id: pulumi.Input[str] | None = None
+    """A proximity placement group for nodes a model replica spans (set only at creation)."""
     takeover: bool = False
     tags: dict[str, pulumi.Input[str]] = field(default_factory=dict)
 
@@ -100,6 +102,7 @@ class AksAgentPool(pulumi.ComponentResource):
             vnet_subnet_id=args.subnet_id,
             gpu_profile=azure_native.containerservice.GPUProfileArgs(driver="Install" if driver == "cloud" else "None"),
             gpu_instance_profile=args.mig_profile,
+            proximity_placement_group_id=args.proximity_placement_group_id,
             node_labels={
                 "tensorfleet.io/accelerator": args.accelerator.replace(" ", "-"),
                 "tensorfleet.io/workload": args.workload,

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components.azure.roles import KEY_VAULT_CRYPTO_USER, NETWORK_CONTRIBUTOR, READER, grant
+from components.fleet.labels import SYSTEM_POOL_LABEL
 from regions.footprint import AKS_OS_DISK_GIB, AKS_SYSTEM_VM_SIZE, SYSTEM_NODES
 
 __all__ = [
@@ -153,6 +154,7 @@ class AksCluster(pulumi.ComponentResource):
                     enable_node_public_ip=False,
                     vnet_subnet_id=args.subnet_id,
                     upgrade_settings=azure_native.containerservice.AgentPoolUpgradeSettingsArgs(max_surge="1"),
+                    node_labels={SYSTEM_POOL_LABEL: "system"},
                     tags=args.tags,
                 )
             ],

@@ -14,6 +14,7 @@ from components.azure.keyvault import RegionKeyVault, RegionKeyVaultArgs
 from components.azure.network import AzureNetwork, AzureNetworkArgs
 from components.azure.roles import STORAGE_BLOB_DATA_READER, grant
 from components.azure.storage import SecureStorageAccount, SecureStorageAccountArgs
+from components.fleet.identity import WorkloadIdentity
 from components.fleet.pool import PoolSpec
 from components.naming import digest_key
 
@@ -67,6 +68,10 @@ class AzureRegionFleet(pulumi.ComponentResource):
     storage_account: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     agent_pool_names: dict[str, pulumi.Output[str]]
+    system_pool: pulumi.Resource
+    """The cluster, whose System pool the add-ons run on: what the Kubernetes layer waits for."""
+    workload_identities: dict[str, WorkloadIdentity]
+    """Per workload: how its service account and pods take on its managed identity."""
 
     def __init__(self, name: str, args: AzureRegionFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tensorfleet:azure:RegionFleet", name, None, opts)
@@ -126,8 +131,21 @@ class AzureRegionFleet(pulumi.ComponentResource):
         )  # fmt: skip
         self.agent_pool_names = {}
         for spec in args.agent_pools:
+            pool_name = f"{name}-{spec.key.replace('/', '-')}"
+            proximity = (
+                azure_native.compute.ProximityPlacementGroup(
+                    f"{pool_name}-proximity",
+                    resource_group_name=group.name,
+                    location=args.region,
+                    proximity_placement_group_type="Standard",
+                    tags=args.tags,
+                    opts=child,
+                )
+                if spec.compact
+                else None
+            )
             pool = AksAgentPool(
-                f"{name}-{spec.key.replace('/', '-')}",
+                pool_name,
                 AksAgentPoolArgs(
                     resource_group=group.name,
                     cluster_name=cluster.name,
@@ -143,14 +161,18 @@ class AzureRegionFleet(pulumi.ComponentResource):
                     subnet_id=network.subnet_id,
                     driver=spec.driver,
                     mig_profile=spec.mig_profile,
+                    proximity_placement_group_id=None if proximity is None else proximity.id,
                     takeover=spec.takeover,
                     tags=args.tags,
                 ),
                 pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
             )
             self.agent_pool_names[spec.key] = pool.agent_pool_name
-        for workload, tenant in sorted({(spec.workload, spec.tenant) for spec in args.agent_pools}):
-            _workload_identity(f"{name}-{workload}", workload, tenant, args, group, cluster, storage, child)
+        self.workload_identities = {
+            workload: _workload_identity(f"{name}-{workload}", workload, tenant, args, group, cluster, storage, child)
+            for workload, tenant in sorted({(spec.workload, spec.tenant) for spec in args.agent_pools})
+        }
+        self.system_pool = cluster
         self.resource_group = group.name
         self.cluster_name = cluster.name
         self.endpoint = cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}")
@@ -178,7 +200,7 @@ def _workload_identity(
     cluster: AksCluster,
     storage: SecureStorageAccount,
     opts: pulumi.ResourceOptions,
-) -> None:
+) -> WorkloadIdentity:
     """The workload's own managed identity, federated with Kubernetes service account
     ``<workload>`` in namespace ``<tenant>``: it reads only ``artifacts/<workload>/`` blobs."""
     identity = azure_native.managedidentity.UserAssignedIdentity(
@@ -207,3 +229,7 @@ def _workload_identity(
         f"{name}-artifacts", args.subscription_id, STORAGE_BLOB_DATA_READER, identity.principal_id,
         storage.container_id, opts, condition=condition,
     )  # fmt: skip
+    return WorkloadIdentity(
+        annotations={"azure.workload.identity/client-id": identity.client_id},
+        pod_labels={"azure.workload.identity/use": "true"},
+    )

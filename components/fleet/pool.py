@@ -26,6 +26,13 @@ class PoolSpec:
     """Who installs the GPU driver: the cloud, or the serving layer's GPU operator."""
     takeover: bool = False
     """The on-demand pool beside spot nodes that takes over another region's users."""
+    nodes_per_replica: int = 1
+    """Nodes one model replica spans; above one, its nodes exchange activations every token, so the
+    pool is placed compactly (one zone, a cluster placement group where the cloud has one)."""
+
+    @property
+    def compact(self) -> bool:
+        return self.nodes_per_replica > 1
 
     @property
     def key(self) -> str:

@@ -61,6 +61,7 @@ class WorkloadPlacementArgs:
     nodes_desired: int
     nodes_max: int
     accelerators_per_replica: int
+    """Chips one replica spans, on all its nodes."""
     replicas_per_node: int
     batch: int
     hourly_usd: float
@@ -75,6 +76,8 @@ class WorkloadPlacementArgs:
     takeover_nodes: int = 0
     """Where the nodes are spot: on-demand nodes that may start when another region fails and its
     users move here (min and desired 0). Default: none."""
+    nodes_per_replica: int = 1
+    """Nodes one replica spans (pipeline stages). Default: one node."""
 
 
 class Workload(pulumi.ComponentResource):
@@ -143,6 +146,7 @@ def placement_inputs(args: WorkloadPlacementArgs) -> dict[str, Any]:
         "nodes": {"min": args.nodes_min, "desired": args.nodes_desired, "max": args.nodes_max},
         "acceleratorsPerReplica": args.accelerators_per_replica,
         "replicasPerNode": args.replicas_per_node,
+        "nodesPerReplica": args.nodes_per_replica,
         "batch": args.batch,
         "hourlyUsd": args.hourly_usd,
         "monthlyUsd": round(args.monthly_usd, 2),

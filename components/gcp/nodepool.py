@@ -10,7 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.fleet.labels import GPU_DRIVER_LABEL, SYSTEM_POOL_LABEL
-from components.gcp.accelerators import GPU_TYPES, TPU_GENERATIONS, gpu_type, tpu_machine
+from components.gcp.accelerators import GPU_TYPES, TPU_GENERATIONS, TpuMachine, gpu_type, tpu_machine
 from regions.footprint import SYSTEM_DISK_GIB, SYSTEM_MACHINE_TYPES, SYSTEM_NODES
 
 __all__ = [
@@ -67,6 +67,8 @@ class GkeNodePoolArgs:
     """A Compute Engine reservation (name) the nodes consume; None: any matching one."""
     takeover: bool = False
     """The on-demand pool beside spot nodes that takes over another region's users."""
+    compact: bool = False
+    """GPU nodes in one zone under a compact placement policy (a model replica spans them)."""
     labels: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     """Cost-allocation labels on the nodes' VMs and disks (the workload's and tenant's are added)."""
 
@@ -81,7 +83,7 @@ class GkeNodePool(pulumi.ComponentResource):
         super().__init__("tensorfleet:gcp:GkeNodePool", name, None, opts)
         tpu = args.accelerator in TPU_GENERATIONS
         machine = tpu_machine(args.accelerator, args.accelerator_count) if tpu else None
-        zones = node_locations(args.nodes_desired, args.zones)
+        zones = args.zones[:1] if args.compact else node_locations(args.nodes_desired, args.zones)
         k8s_labels = {
             "tensorfleet.io/accelerator": args.accelerator.replace(" ", "-"),
             "tensorfleet.io/workload": args.workload,
@@ -104,9 +106,7 @@ class GkeNodePool(pulumi.ComponentResource):
                 location_policy="ANY",
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
-            placement_policy=None
-            if machine is None or machine.single_host
-            else gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT", tpu_topology=machine.topology),
+            placement_policy=_placement(machine, args.compact),
             upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(max_surge=1, max_unavailable=0),
             node_config=gcp.container.NodePoolNodeConfigArgs(
                 machine_type=machine.machine_type if machine else args.machine_type,
@@ -206,6 +206,15 @@ def node_locations(desired: int, zones: tuple[str, ...]) -> tuple[str, ...]:
         return zones
     count = max(k for k in range(1, len(zones) + 1) if desired % k == 0)
     return zones[:count]
+
+
+def _placement(machine: TpuMachine | None, compact: bool) -> gcp.container.NodePoolPlacementPolicyArgs | None:
+    """COMPACT for a multi-host TPU slice (with its topology) and for GPU nodes a replica spans."""
+    if machine is not None and not machine.single_host:
+        return gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT", tpu_topology=machine.topology)
+    if machine is None and compact:
+        return gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT")
+    return None
 
 
 def _gpu(args: GkeNodePoolArgs) -> gcp.container.NodePoolNodeConfigGuestAcceleratorArgs:

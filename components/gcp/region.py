@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
+from components.fleet.identity import WorkloadIdentity
 from components.fleet.pool import PoolSpec
 from components.gcp.bucket import SecureGcsBucket, SecureGcsBucketArgs
 from components.gcp.cluster import GkeCluster, GkeClusterArgs
@@ -62,6 +63,10 @@ class GcpRegionFleet(pulumi.ComponentResource):
     artifact_bucket: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     node_pool_names: dict[str, pulumi.Output[str]]
+    system_pool: pulumi.Resource
+    """The untainted nodes the cluster add-ons run on: what the Kubernetes layer waits for."""
+    workload_identities: dict[str, WorkloadIdentity]
+    """Per workload: how its service account takes on its Google service account."""
 
     def __init__(self, name: str, args: GcpRegionFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tensorfleet:gcp:RegionFleet", name, None, opts)
@@ -121,7 +126,7 @@ class GcpRegionFleet(pulumi.ComponentResource):
         cluster_id = pulumi.Output.all(args.project, cluster.name).apply(
             lambda values: f"projects/{values[0]}/locations/{args.region}/clusters/{values[1]}"
         )
-        GkeSystemPool(
+        self.system_pool = GkeSystemPool(
             f"{name}-system",
             GkeSystemPoolArgs(
                 project=args.project, cluster=cluster_id, region=args.region,
@@ -154,13 +159,16 @@ class GcpRegionFleet(pulumi.ComponentResource):
                     gpu_sharing=spec.gpu_sharing,
                     reservation=spec.reservation,
                     takeover=spec.takeover,
+                    compact=spec.compact,
                     labels=args.labels,
                 ),
                 pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
             )
             self.node_pool_names[spec.key] = pool.node_pool_name
-        for workload, tenant in sorted({(spec.workload, spec.tenant) for spec in args.node_pools}):
-            _workload_identity(f"{name}-{workload}", workload, tenant, args, cluster, bucket, child)
+        self.workload_identities = {
+            workload: _workload_identity(f"{name}-{workload}", workload, tenant, args, cluster, bucket, child)
+            for workload, tenant in sorted({(spec.workload, spec.tenant) for spec in args.node_pools})
+        }
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint.apply(lambda address: f"https://{address}")
         self.workload_pool = cluster.workload_pool
@@ -185,7 +193,7 @@ def _workload_identity(
     cluster: GkeCluster,
     bucket: SecureGcsBucket,
     opts: pulumi.ResourceOptions,
-) -> None:
+) -> WorkloadIdentity:
     """The workload's own service account, bound through Workload Identity to Kubernetes service
     account ``<workload>`` in namespace ``<tenant>``: it reads only ``gs://<artifacts>/<workload>/``."""
     account = gcp.serviceaccount.Account(
@@ -215,3 +223,4 @@ def _workload_identity(
         ),
         opts=opts,
     )
+    return WorkloadIdentity(annotations={"iam.gke.io/gcp-service-account": account.email})

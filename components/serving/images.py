@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ACCELERATOR_RESOURCES", "SERVER_IMAGES", "Family", "ServerImage", "family_of", "server_image"]
+__all__ = [
+    "ACCELERATOR_RESOURCES",
+    "NEURON_SCHEDULER",
+    "SERVER_IMAGES",
+    "Family",
+    "ServerImage",
+    "family_of",
+    "server_image",
+]
 
 Family = Literal["nvidia", "amd", "neuron", "neuron-trn2", "tpu"]
 
@@ -54,6 +62,10 @@ ACCELERATOR_RESOURCES: dict[Family, str] = {
     "tpu": "google.com/tpu",
 }
 """Extended resource each family's device plugin publishes (whole devices; TPU: chips)."""
+
+NEURON_SCHEDULER = "my-scheduler"
+"""The scheduler Neuron pods name (``schedulerName``): the Neuron chart's kube-scheduler with its
+extension, which places a replica on contiguous Neuron cores (the chart's default name)."""
 
 _NEURON = {"Inferentia", "Inferentia2", "Trainium"}
 _NEURON_TRN2 = {"Trainium2", "Trainium3"}

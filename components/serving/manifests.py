@@ -11,21 +11,26 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from components.serving.images import ACCELERATOR_RESOURCES, family_of, server_image
+from components.serving.images import ACCELERATOR_RESOURCES, NEURON_SCHEDULER, family_of, server_image
 
 __all__ = [
     "GATEWAY_NAMESPACE",
+    "LEADER_WORKER_SET",
     "METRICS_NAMESPACE",
     "PORT",
     "PROMETHEUS_URL",
+    "ROLE_LABEL",
+    "SCRAPE_ANNOTATIONS",
     "ServerSpec",
     "Toleration",
     "load_seconds",
     "server_objects",
     "service_account",
+    "toleration_manifest",
 ]
 
 PORT = 8000
@@ -35,6 +40,8 @@ GATEWAY_NAMESPACE = "tensorfleet-gateway"
 METRICS_NAMESPACE = "tensorfleet-metrics"
 """Where the Prometheus that KEDA queries runs: it may scrape ``/metrics``."""
 PROMETHEUS_URL = f"http://prometheus.{METRICS_NAMESPACE}.svc:9090"
+SCRAPE_ANNOTATIONS = {"prometheus.io/scrape": "true", "prometheus.io/port": str(PORT), "prometheus.io/path": "/metrics"}
+"""What the metrics add-on's pod-discovery job keeps: a model server is scraped because it says so."""
 
 WEIGHT_LOAD_GBPS = 0.5
 """Assumed rate at which a replica reads its weights at start (GB/s): the pessimistic end of object
@@ -66,8 +73,11 @@ class ServerSpec:
     accelerator: str
     """Catalog accelerator name; decides the image and the extended resource."""
     accelerators_per_replica: int
-    """Tensor-parallel width: chips one replica spans."""
+    """Tensor-parallel width: chips one replica spans on each of its nodes."""
     replicas_per_node: int
+    nodes_per_replica: int = 1
+    """Pipeline stages: a replica above one node runs as a LeaderWorkerSet group of this many pods,
+    one per node."""
     max_num_seqs: int
     """Concurrent sequences per replica: the sizing's batch."""
     max_model_len: int
@@ -84,18 +94,32 @@ class ServerSpec:
     node_selector: dict[str, str]
     tolerations: tuple[Toleration, ...] = ()
     """Taints of the pool beyond the accelerator's own (e.g. AKS's spot taint)."""
+    pooling: bool = False
+    """Prefill only (embeddings): vLLM's pooling runner instead of generation."""
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    """Labels the cloud's identity webhook looks for (AKS workload identity), beyond our own."""
 
     @property
     def name(self) -> str:
         """``<workload>-<stage>``: a DNS label, unique in the namespace."""
         return _dns_label(f"{self.workload}-{self.stage}")
 
+    @property
+    def multi_node(self) -> bool:
+        return self.nodes_per_replica > 1
+
+
+LEADER_WORKER_SET = ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet")
+ROLE_LABEL = "tensorfleet.io/role"
+"""``leader`` or ``worker`` on the pods of a replica that spans nodes: the Service selects leaders."""
+
 
 def server_objects(spec: ServerSpec) -> list[dict[str, Any]]:
-    """Every object of one model server, in apply order."""
+    """Every object of one model server, in apply order: a Deployment of one-node replicas, or a
+    LeaderWorkerSet whose groups each span ``nodes_per_replica`` nodes."""
     _check(spec)
     return [
-        _deployment(spec),
+        _leader_worker_set(spec) if spec.multi_node else _deployment(spec),
         _service(spec),
         _disruption_budget(spec),
         _network_policy(spec),
@@ -129,7 +153,7 @@ def _metadata(spec: ServerSpec) -> dict[str, Any]:
     return {"name": spec.name, "namespace": spec.namespace, "labels": _labels(spec)}
 
 
-def service_account(namespace: str, workload: str, annotations: dict[str, str]) -> dict[str, Any]:
+def service_account(namespace: str, workload: str, annotations: Mapping[str, Any]) -> dict[str, Any]:
     """The workload's Kubernetes service account in its tenant's namespace (one per cluster, shared by
     its stages), annotated with the cloud identity it is bound to; pods get no API token."""
     metadata: dict[str, Any] = {
@@ -142,7 +166,19 @@ def service_account(namespace: str, workload: str, annotations: dict[str, str]) 
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": False}
 
 
-def _args(spec: ServerSpec) -> list[str]:
+def _args(spec: ServerSpec, role: str = "server") -> list[str]:
+    """vLLM's arguments; a replica over several nodes runs one process per node (multiprocessing
+    executor, no Ray): the leader (node rank 0) serves the API, the workers run headless."""
+    pipeline: list[str] = []
+    if spec.multi_node:
+        rank = "0" if role == "leader" else "$(LWS_WORKER_INDEX)"
+        pipeline = [
+            f"--pipeline-parallel-size={spec.nodes_per_replica}",
+            "--nnodes=$(LWS_GROUP_SIZE)",
+            f"--node-rank={rank}",
+            "--master-addr=$(LWS_LEADER_ADDRESS)",
+            *(["--headless"] if role == "worker" else []),
+        ]
     return [
         "serve",
         spec.model,
@@ -154,25 +190,32 @@ def _args(spec: ServerSpec) -> list[str]:
         f"--kv-cache-dtype={spec.kv_cache_dtype}",
         "--host=0.0.0.0",
         f"--port={PORT}",
+        *(["--runner=pooling"] if spec.pooling else []),
+        *pipeline,
     ]
 
 
-def _deployment(spec: ServerSpec) -> dict[str, Any]:
+def _pod_template(spec: ServerSpec, role: str = "server") -> dict[str, Any]:
+    """The pod of a one-node replica (``server``), or of a group's ``leader`` or ``worker``: workers
+    serve no API, so they have no port or HTTP probes (the group restarts as one when a pod fails)."""
     resource = ACCELERATOR_RESOURCES[family_of(spec.accelerator)]
     chips = str(spec.accelerators_per_replica)
     health = {"httpGet": {"path": "/health", "port": "http"}}
     startup_failures = math.ceil(load_seconds(spec.weights_gb) / STARTUP_PROBE_PERIOD_S)
+    serving = {
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "startupProbe": {**health, "periodSeconds": STARTUP_PROBE_PERIOD_S, "failureThreshold": startup_failures},
+        "readinessProbe": {**health, "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**health, "periodSeconds": 30, "timeoutSeconds": 5, "failureThreshold": 3},
+    }
     container = {
         "name": "server",
         "image": server_image(spec.accelerator).image,
         "command": ["vllm"],
-        "args": _args(spec),
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "args": _args(spec, role),
+        **(serving if role != "worker" else {}),
         "env": [{"name": "HF_HOME", "value": "/models"}],
         "resources": {"requests": {resource: chips}, "limits": {resource: chips}},
-        "startupProbe": {**health, "periodSeconds": STARTUP_PROBE_PERIOD_S, "failureThreshold": startup_failures},
-        "readinessProbe": {**health, "periodSeconds": 5, "failureThreshold": 3},
-        "livenessProbe": {**health, "periodSeconds": 30, "timeoutSeconds": 5, "failureThreshold": 3},
         "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_S}}},
         "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}, {"name": "models", "mountPath": "/models"}],
         "securityContext": {
@@ -182,14 +225,16 @@ def _deployment(spec: ServerSpec) -> dict[str, Any]:
         },
     }
     cache_gi = max(10, math.ceil((spec.weights_gb or 0) * 1.25))
-    pod = {
-        "metadata": {"labels": _labels(spec)},
+    labels = {**spec.pod_labels, **_labels(spec), **({ROLE_LABEL: role} if spec.multi_node else {})}
+    return {
+        "metadata": {"labels": labels, "annotations": dict(SCRAPE_ANNOTATIONS) if role != "worker" else {}},
         "spec": {
+            **({"schedulerName": NEURON_SCHEDULER} if family_of(spec.accelerator).startswith("neuron") else {}),
             "serviceAccountName": spec.workload,
             "nodeSelector": dict(spec.node_selector),
             "tolerations": [
                 {"key": resource, "operator": "Exists", "effect": "NoSchedule"},
-                *(_toleration(t) for t in spec.tolerations),
+                *(toleration_manifest(t) for t in spec.tolerations),
             ],
             # Drain: the preStop pause, then in-flight requests up to the latency target, twice over.
             "terminationGracePeriodSeconds": DRAIN_S + math.ceil(2 * max(spec.target_latency_s, 30)),
@@ -201,6 +246,9 @@ def _deployment(spec: ServerSpec) -> dict[str, Any]:
             ],
         },
     }
+
+
+def _deployment(spec: ServerSpec) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -210,12 +258,36 @@ def _deployment(spec: ServerSpec) -> dict[str, Any]:
             "selector": {"matchLabels": _selector(spec)},
             # A new replica needs a free node's accelerators: replace one at a time, never surge.
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
-            "template": pod,
+            "template": _pod_template(spec),
         },
     }
 
 
-def _toleration(toleration: Toleration) -> dict[str, str]:
+def _leader_worker_set(spec: ServerSpec) -> dict[str, Any]:
+    """Replicas as groups of ``nodes_per_replica`` pods, one per node, started and restarted together."""
+    return {
+        "apiVersion": LEADER_WORKER_SET[0],
+        "kind": LEADER_WORKER_SET[1],
+        "metadata": _metadata(spec),
+        "spec": {
+            "replicas": spec.replicas_fallback,
+            # Workers join the leader's rendezvous, so the leader's pod comes first.
+            "startupPolicy": "LeaderCreated",
+            "rolloutStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdateConfiguration": {"maxUnavailable": 1, "maxSurge": 0},
+            },
+            "leaderWorkerTemplate": {
+                "size": spec.nodes_per_replica,
+                "restartPolicy": "RecreateGroupOnPodRestart",
+                "leaderTemplate": _pod_template(spec, "leader"),
+                "workerTemplate": _pod_template(spec, "worker"),
+            },
+        },
+    }
+
+
+def toleration_manifest(toleration: Toleration) -> dict[str, str]:
     value = {"key": toleration.key, "effect": toleration.effect}
     if toleration.value is None:
         return {**value, "operator": "Exists"}
@@ -229,7 +301,7 @@ def _service(spec: ServerSpec) -> dict[str, Any]:
         "metadata": _metadata(spec),
         "spec": {
             "type": "ClusterIP",
-            "selector": _selector(spec),
+            "selector": {**_selector(spec), **({ROLE_LABEL: "leader"} if spec.multi_node else {})},
             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
         },
     }
@@ -262,7 +334,9 @@ def _network_policy(spec: ServerSpec) -> dict[str, Any]:
                 {
                     "from": [from_namespace(GATEWAY_NAMESPACE), from_namespace(METRICS_NAMESPACE)],
                     "ports": [{"port": PORT, "protocol": "TCP"}],
-                }
+                },
+                # The pods of one replica exchange activations and rendezvous on ports of their own.
+                *([{"from": [{"podSelector": {"matchLabels": _selector(spec)}}]}] if spec.multi_node else []),
             ],
         },
     }
@@ -278,8 +352,9 @@ def _scaled_object(spec: ServerSpec) -> dict[str, Any]:
         _prometheus("queue-depth", queue, "AverageValue", str(spec.target_queue_depth)),
         _prometheus("p95-latency", latency, "Value", f"{spec.target_latency_s:g}"),
     ]
+    target = LEADER_WORKER_SET if spec.multi_node else ("apps/v1", "Deployment")
     body: dict[str, Any] = {
-        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+        "scaleTargetRef": {"apiVersion": target[0], "kind": target[1], "name": spec.name},
         "minReplicaCount": spec.replicas_min,
         "maxReplicaCount": spec.replicas_max,
         "pollingInterval": 15,
@@ -319,8 +394,10 @@ def _check(spec: ServerSpec) -> None:
             f"{spec.name}: need 0 <= min <= fallback <= max and max >= 1 replicas, got "
             f"{spec.replicas_min}/{spec.replicas_fallback}/{spec.replicas_max}"
         )
-    if spec.accelerators_per_replica < 1 or spec.replicas_per_node < 1:
+    if spec.accelerators_per_replica < 1 or spec.replicas_per_node < 1 or spec.nodes_per_replica < 1:
         raise ValueError(f"{spec.name}: a replica spans at least one accelerator on one node")
+    if spec.multi_node and spec.replicas_per_node != 1:
+        raise ValueError(f"{spec.name}: a replica that spans nodes takes each of its nodes whole")
 
 
 def _dns_label(text: str) -> str:

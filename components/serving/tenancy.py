@@ -18,12 +18,12 @@ DEFAULT_CONTAINER_LIMITS = {"cpu": "2", "memory": "4Gi"}
 
 def accelerator_quota(servers: Iterable[ServerSpec]) -> dict[str, int]:
     """Accelerators per extended resource that the tenant's servers on one cluster may hold at their
-    planned maximum: replicas × tensor-parallel width, summed. A quota above it is capacity the plan
+    planned maximum: replicas × nodes per replica × tensor-parallel width, summed. A quota above it is capacity the plan
     never bought; below it, the autoscaler could not reach the plan."""
     quota: dict[str, int] = defaultdict(int)
     for spec in servers:
         resource = ACCELERATOR_RESOURCES[family_of(spec.accelerator)]
-        quota[resource] += spec.replicas_max * spec.accelerators_per_replica
+        quota[resource] += spec.replicas_max * spec.nodes_per_replica * spec.accelerators_per_replica
     return dict(sorted(quota.items()))
 
 

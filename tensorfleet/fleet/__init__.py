@@ -18,6 +18,7 @@ from tensorfleet.fleet.aws import AwsFleet
 from tensorfleet.fleet.azure import AzureFleet
 from tensorfleet.fleet.base import CloudFleet, FleetConfigError
 from tensorfleet.fleet.gcp import GcpFleet
+from tensorfleet.fleet.serving import serve_cluster
 from tensorfleet.fleet.workloads import gateway_only_args, workload_args, workload_output
 from tensorfleet.outputs import SCHEMA_VERSION, StackOutputs
 from tensorfleet.stack_config import StackConfig
@@ -62,6 +63,8 @@ def compose_fleet(plan: FleetPlan, environment: str, config: StackConfig, catalo
             built = cloud.build(plan, environment, config, catalog)
             outputs["clusters"].update(built.clusters)
             outputs["kubeconfigs"].update(built.kubeconfigs)
+            for target in built.targets:
+                serve_cluster(target, plan)
     return outputs
 
 

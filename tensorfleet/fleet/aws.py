@@ -18,6 +18,7 @@ from regions.placement import FleetPlan, StagePlacement
 from regions.residency import Residency, expand_residency
 from tensorfleet.fleet.base import (
     BuiltFleet,
+    ClusterTarget,
     FleetConfigError,
     budget_specs,
     check_offered,
@@ -157,6 +158,7 @@ def _aws_fleet(
     clusters: dict[str, Any] = {}
     kubeconfigs: dict[str, Any] = {}
     fleets: dict[str, AwsRegionFleet] = {}
+    targets: list[ClusterTarget] = []
     for region, rows in sorted(layout.rows_by_region.items()):
         blocks = inputs.capacity_blocks.get(region, {})
         fleet = AwsRegionFleet(
@@ -188,9 +190,16 @@ def _aws_fleet(
             "nodeGroups": fleet.node_group_names,
         }
         kubeconfigs[f"aws:{region}"] = fleet.kubeconfig
+        targets.append(
+            ClusterTarget(
+                cloud="aws", region=region, cluster_name=fleet.cluster_name, kubeconfig=fleet.kubeconfig,
+                rows=tuple(rows), identities=fleet.workload_identities, gpu_driver="cloud",
+                fleet=fleet, system_pool=fleet.system_pool,
+            )
+        )  # fmt: skip
     options = pulumi.ResourceOptions(providers={"aws": provider(layout.home)}, depends_on=depends)
     _aws_budgets(plan, environment, config, layout, inputs.account_id, options)
-    return BuiltFleet(clusters, kubeconfigs)
+    return BuiltFleet(clusters, kubeconfigs, targets)
 
 
 def _aws_budgets(
@@ -370,5 +379,6 @@ def _node_groups(
         nodes_desired=choice.nodes_desired,
         nodes_max=choice.nodes_max,
         capacity_reservation_id=block,
+        nodes_per_replica=choice.option.point.nodes_per_replica,
     )
     return with_takeover(serving, choice.takeover_nodes, capacity_reservation_id=None)

@@ -15,6 +15,7 @@ from regions.catalog import Catalog
 from regions.placement import FleetPlan, StagePlacement
 from tensorfleet.fleet.base import (
     BuiltFleet,
+    ClusterTarget,
     FleetConfigError,
     budget_specs,
     keyed_config,
@@ -98,6 +99,13 @@ class _AzureLayout:
                 "oidcIssuerUrl": fleet.oidc_issuer_url,
             }
             built.kubeconfigs[f"azure:{region}"] = fleet.kubeconfig
+            built.targets.append(
+                ClusterTarget(
+                    cloud="azure", region=region, cluster_name=fleet.cluster_name, kubeconfig=fleet.kubeconfig,
+                    rows=tuple(rows), identities=fleet.workload_identities, gpu_driver=settings.gpu_driver,
+                    fleet=fleet, system_pool=fleet.system_pool,
+                )
+            )  # fmt: skip
         provider = azure_native.Provider(
             "azure-billing", subscription_id=settings.subscription_id, tenant_id=settings.tenant_id
         )
@@ -130,5 +138,6 @@ def _agent_pools(row: StagePlacement, tenant: str, settings: AzureConfig) -> lis
         nodes_desired=choice.nodes_desired,
         nodes_max=choice.nodes_max,
         driver=settings.gpu_driver,
+        nodes_per_replica=choice.option.point.nodes_per_replica,
     )
     return with_takeover(serving, choice.takeover_nodes)

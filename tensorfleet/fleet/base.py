@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import pulumi
 
 from components.budget.spec import BudgetSpec
+from components.fleet.identity import WorkloadIdentity
 from components.naming import keyed
 from regions.catalog import Catalog, UnknownName
 from regions.placement import FleetPlan, StagePlacement
@@ -23,6 +24,7 @@ from tensorfleet.stack_config import StackConfig
 __all__ = [
     "BuiltFleet",
     "CloudFleet",
+    "ClusterTarget",
     "FleetConfigError",
     "PreparedFleet",
     "budget_specs",
@@ -39,13 +41,35 @@ class FleetConfigError(ValueError):
     """The plan needs configuration the stack does not have (e.g. an AWS account for AWS placements)."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ClusterTarget:
+    """One built cluster, as the serving layer needs it."""
+
+    cloud: Literal["aws", "gcp", "azure"]
+    region: str
+    cluster_name: pulumi.Input[str]
+    kubeconfig: pulumi.Input[str]
+    """A Pulumi secret."""
+    rows: tuple[StagePlacement, ...]
+    """The placement rows the cluster runs."""
+    identities: Mapping[str, WorkloadIdentity]
+    """Per workload placed on the cluster: how its service account takes on its cloud identity."""
+    gpu_driver: Literal["cloud", "operator"]
+    """Who installs the NVIDIA driver on the cluster's GPU pools."""
+    fleet: pulumi.Resource
+    """The region fleet: parent of the cluster's Kubernetes layer."""
+    system_pool: pulumi.Resource
+    """What the add-ons need running before they install."""
+
+
 @dataclass
 class BuiltFleet:
-    """What one cloud's fleet exports, keyed by ``cloud:region``."""
+    """What one cloud's fleet exports, keyed by ``cloud:region``, and its clusters to serve from."""
 
     clusters: dict[str, Any] = field(default_factory=dict)
     kubeconfigs: dict[str, Any] = field(default_factory=dict)
     """Pulumi secrets, exported apart from the clusters so the endpoints stay readable."""
+    targets: list[ClusterTarget] = field(default_factory=list)
 
 
 class PreparedFleet(Protocol):

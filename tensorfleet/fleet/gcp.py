@@ -12,10 +12,12 @@ from components.budget.gcp import GcpBudgets, GcpBudgetsArgs
 from components.fleet.pool import with_takeover
 from components.gcp import ExistingGcpNetwork, GcpRegionFleet, GcpRegionFleetArgs, NodePoolSpec
 from components.naming import email_key
+from components.serving.images import family_of
 from regions.catalog import Catalog
 from regions.placement import FleetPlan, StagePlacement
 from tensorfleet.fleet.base import (
     BuiltFleet,
+    ClusterTarget,
     FleetConfigError,
     budget_specs,
     check_offered,
@@ -53,6 +55,13 @@ class GcpFleet:
                         f"{row.workload}: {row.choice.option.offering.instance_type} in {row.region.code} has no "
                         "zone in the catalog, so no node pool can be placed; exclude the region or refresh the catalog"
                     )
+        if config.gcp.gpu_driver == "operator" and any(
+            family_of(row.choice.option.offering.accelerator) == "nvidia" for rows in by_region.values() for row in rows
+        ):
+            raise FleetConfigError(
+                "tensorfleet:gcp.gpu_driver: 'operator' cannot serve GKE GPU pools (the NVIDIA GPU operator "
+                "does not install drivers on Container-Optimized OS nodes); use 'cloud', GKE's managed driver"
+            )
         emails = keyed_config(config.budget_alert_emails, email_key, "tensorfleet:budgetAlertEmails")
         return _GcpLayout(config.gcp, by_region, emails)
 
@@ -111,6 +120,13 @@ class _GcpLayout:
                 "workloadIdentityPool": fleet.workload_pool,
             }
             built.kubeconfigs[f"gcp:{region}"] = fleet.kubeconfig
+            built.targets.append(
+                ClusterTarget(
+                    cloud="gcp", region=region, cluster_name=fleet.cluster_name, kubeconfig=fleet.kubeconfig,
+                    rows=tuple(rows), identities=fleet.workload_identities, gpu_driver=settings.gpu_driver,
+                    fleet=fleet, system_pool=fleet.system_pool,
+                )
+            )  # fmt: skip
         self._budgets(plan, environment, config, labels)
         return built
 
@@ -173,6 +189,7 @@ def _node_pools(
         nodes_max=choice.nodes_max,
         driver=settings.gpu_driver,
         reservation=reservations.get(offering.instance_type) if on_demand else None,
+        nodes_per_replica=choice.option.point.nodes_per_replica,
     )
     return with_takeover(serving, choice.takeover_nodes, reservation=None)
 

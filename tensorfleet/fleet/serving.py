@@ -1,16 +1,29 @@
-"""From the plan to model servers: each placement row of an LLM stage becomes one server, sized as
-the planner sized it (tensor-parallel width, replicas per node, batch, memory fraction)."""
+"""From the plan to each cluster's Kubernetes layer: every placement row of an LLM stage becomes one
+model server, sized as the planner sized it (tensor-parallel width, replicas per node, batch, memory
+fraction), in its tenant's namespace, beside the add-ons the cluster's pools need."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Literal
+
+import pulumi
+
+from components.fleet.identity import WorkloadIdentity
 from components.gcp.accelerators import TPU_GENERATIONS, tpu_machine
+from components.k8s.addons import AcceleratorPool, ClusterAddonsArgs, Vendor
+from components.k8s.layer import KubernetesLayer, KubernetesLayerArgs
+from components.k8s.tenant import TenantNamespaceArgs
 from components.serving import ServerSpec
+from components.serving.images import family_of
 from components.serving.manifests import Toleration
 from regions.milp import StagePlacement, WorkloadPlan
+from regions.placement import FleetPlan
 from regions.sizing import SizingAssumptions
+from tensorfleet.fleet.base import ClusterTarget
 from workloads.profiles import LlmModel, weights_gb
 
-__all__ = ["AKS_SPOT", "INSTANCE_TYPE_LABEL", "node_instance_type", "server_spec"]
+__all__ = ["AKS_SPOT", "INSTANCE_TYPE_LABEL", "node_instance_type", "serve_cluster", "server_spec"]
 
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 """The well-known label every cloud's kubelet sets to the node's machine type."""
@@ -29,16 +42,70 @@ def node_instance_type(row: StagePlacement) -> str:
     return offering.instance_type
 
 
-def server_spec(plan: WorkloadPlan, row: StagePlacement, sizing: SizingAssumptions) -> ServerSpec | None:
+def serve_cluster(target: ClusterTarget, plan: FleetPlan) -> KubernetesLayer:
+    """Registers the cluster's Kubernetes layer under its region fleet, once its system pool is up."""
+    by_name = {w.profile.name: w for w in plan.workloads}
+    servers: list[ServerSpec] = []
+    for row in target.rows:
+        identity = target.identities.get(row.workload, WorkloadIdentity())
+        spec = server_spec(by_name[row.workload], row, plan.settings.sizing, identity.pod_labels)
+        if spec is not None:
+            servers.append(spec)
+    tenants: dict[str, dict[str, WorkloadIdentity]] = {}
+    for workload, identity in target.identities.items():
+        tenants.setdefault(by_name[workload].profile.tenant, {})[workload] = identity
+    spot_on_aks = target.cloud == "azure" and any(row.choice.option.capacity == "spot" for row in target.rows)
+    return KubernetesLayer(
+        f"k8s-{target.cloud}-{target.region}",
+        KubernetesLayerArgs(
+            kubeconfig=target.kubeconfig,
+            addons=ClusterAddonsArgs(
+                cloud=target.cloud,
+                region=target.region,
+                cluster_name=target.cluster_name,
+                pools=tuple(_pool(row, target.gpu_driver) for row in target.rows),
+                extra_tolerations=(AKS_SPOT,) if spot_on_aks else (),
+                leader_worker_sets=any(s.multi_node for s in servers),
+            ),
+            tenants=tuple(
+                TenantNamespaceArgs(
+                    namespace=tenant,
+                    servers=tuple(s for s in servers if s.namespace == tenant),
+                    identities=identities,
+                )
+                for tenant, identities in sorted(tenants.items())
+            ),
+            servers=tuple(servers),
+        ),
+        pulumi.ResourceOptions(parent=target.fleet, depends_on=[target.system_pool]),
+    )
+
+
+def _pool(row: StagePlacement, gpu_driver: Literal["cloud", "operator"]) -> AcceleratorPool:
+    offering = row.choice.option.offering
+    family = family_of(offering.accelerator)
+    vendor: Vendor = "neuron" if family.startswith("neuron") else family  # type: ignore[assignment]
+    return AcceleratorPool(
+        vendor=vendor, driver=gpu_driver, instance_type=offering.instance_type, accelerator=offering.accelerator
+    )
+
+
+def server_spec(
+    plan: WorkloadPlan, row: StagePlacement, sizing: SizingAssumptions, pod_labels: Mapping[str, str] | None = None
+) -> ServerSpec | None:
     """The model server of one placement row; None where the stage is not an LLM vLLM can serve
-    (a measured model brings its own server)."""
+    (a measured model brings its own server). ``pod_labels``: what the cloud's identity binding
+    needs on the pods. A stage with no output tokens (embeddings) runs vLLM's pooling runner."""
     profile = plan.profile
     stage = next(s for s in profile.stages if s.name == row.choice.stage)
     if not isinstance(stage.model, LlmModel):
         return None
     choice = row.choice
     point = choice.option.point
-    per_node = point.replicas_per_node
+
+    def replicas(nodes: int) -> int:
+        return nodes * point.replicas_per_node // point.nodes_per_replica  # nodes come in whole groups
+
     scaling = profile.scaling
     spot_on_aks = row.region.cloud == "azure" and choice.option.capacity == "spot"
     target_ms = scaling.target_p95_latency_ms or profile.slo.p95_latency_ms
@@ -48,18 +115,21 @@ def server_spec(plan: WorkloadPlan, row: StagePlacement, sizing: SizingAssumptio
         namespace=profile.tenant,
         model=stage.model.name,
         accelerator=choice.option.offering.accelerator,
-        accelerators_per_replica=point.accelerators_per_replica,
-        replicas_per_node=per_node,
+        accelerators_per_replica=point.tensor_parallel,
+        replicas_per_node=point.replicas_per_node,
+        nodes_per_replica=point.nodes_per_replica,
         max_num_seqs=point.batch,
         max_model_len=profile.slo.tokens_in + profile.slo.tokens_out,
         kv_cache_dtype=KV_CACHE_DTYPES[stage.model.kv_cache_dtype],
         memory_utilisation=sizing.memory_utilisation,
         weights_gb=weights_gb(stage.model),
-        replicas_min=0 if scaling.scale_to_zero else choice.nodes_min * per_node,
-        replicas_max=choice.nodes_max * per_node,
-        replicas_fallback=choice.nodes_desired * per_node,
+        replicas_min=0 if scaling.scale_to_zero else replicas(choice.nodes_min),
+        replicas_max=replicas(choice.nodes_max),
+        replicas_fallback=replicas(choice.nodes_desired),
         target_queue_depth=scaling.target_queue_depth,
         target_latency_s=target_ms / 1000,
         node_selector={"tensorfleet.io/workload": profile.name, INSTANCE_TYPE_LABEL: node_instance_type(row)},
         tolerations=(AKS_SPOT,) if spot_on_aks else (),
+        pooling=profile.slo.tokens_out == 0,
+        pod_labels=dict(pod_labels or {}),
     )

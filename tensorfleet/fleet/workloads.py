@@ -32,6 +32,7 @@ def workload_args(plan: WorkloadPlan) -> WorkloadArgs:
             nodes_max=row.choice.nodes_max,
             accelerators_per_replica=row.choice.option.point.accelerators_per_replica,
             replicas_per_node=row.choice.option.point.replicas_per_node,
+            nodes_per_replica=row.choice.option.point.nodes_per_replica,
             batch=row.choice.option.point.batch,
             hourly_usd=row.choice.option.usd_per_node_hour,
             monthly_usd=row.choice.monthly_usd,

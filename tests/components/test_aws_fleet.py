@@ -292,11 +292,19 @@ def test_policy_builders():
 
 
 def test_each_workload_gets_a_least_privilege_pod_identity(prod):
-    associations = _all(prod, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    every = _all(prod, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    associations = [a for a in every if a.inputs["namespace"] != "kube-system"]
     aws_placements = [p.inputs for p in _all(prod, "tensorfleet:fleet:WorkloadPlacement") if p.inputs["cloud"] == "aws"]
     assert {(a.inputs["serviceAccount"], a.inputs["clusterName"].split("-cluster")[0]) for a in associations} == {
         (p["workload"], f"aws-{p['region']}") for p in aws_placements
     }
+    # Beside them, one per cluster: the Cluster Autoscaler's, resizing that cluster's groups only.
+    autoscalers = [a for a in every if a.inputs["namespace"] == "kube-system"]
+    assert sorted(a.inputs["clusterName"] for a in autoscalers) == sorted({a.inputs["clusterName"] for a in every})
+    for policy in [r for r in _all(prod, "aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-autoscaler-scaling")]:
+        cluster = f"{policy.name.removesuffix('-autoscaler-scaling')}-cluster-eks-name"
+        resize = json.loads(policy.inputs["policy"])["Statement"][1]
+        assert resize["Condition"]["StringEquals"] == {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster}": "owned"}
     tenants = {w.name: w.inputs["tenant"] for w in _all(prod, "tensorfleet:fleet:Workload")}
     assert all(a.inputs["namespace"] == tenants[a.inputs["serviceAccount"]] for a in associations)
     for policy in [r for r in _all(prod, "aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-artifacts")]:

@@ -329,3 +329,10 @@ def test_cluster_outputs_name_the_resource_group_private_endpoint_and_issuer(pro
         assert cluster["resourceGroup"] == f"tensorfleet-prod-{cluster['region']}"
         assert cluster["endpoint"].startswith("https://") and ".privatelink." in cluster["endpoint"]
         assert cluster["oidcIssuerUrl"].startswith("https://") and cluster["nodeGroups"]
+
+
+def test_a_pool_a_replica_spans_is_placed_in_its_proximity_group():
+    inputs = _inputs(_pool(capacity="on-demand", proximity_placement_group_id="/subscriptions/s/ppg"))
+    assert inputs["proximityPlacementGroupID"] == "/subscriptions/s/ppg"
+    assert problems(agent_pool_body(inputs), models.AgentPool) == []
+    assert "proximityPlacementGroupID" not in _inputs(_pool(capacity="on-demand"))

@@ -6,11 +6,14 @@ import math
 
 import pulumi
 import pytest
+from pulumi.runtime import rpc
 
 from components.gcp.accelerators import TPU_GENERATIONS, tpu_machine
 from components.gcp.nodepool import GkeNodePool, GkeNodePoolArgs, node_locations
 from regions.catalog import load_catalog
 from regions.gke import catalog_instance_type
+from tests.components.aws_mocks import register
+from tests.components.gcp_api import node_pool_body, problems
 
 
 @pytest.mark.parametrize(
@@ -97,3 +100,13 @@ def test_a3_mega_nodes_get_their_own_gpu_type_though_the_catalog_calls_it_h100()
         if o.cloud == "gcp" and "TPU" not in o.accelerator
     }
     assert gpus and all(gpu_type(a, m).startswith("nvidia-") for a, m in gpus)
+
+
+def test_gpu_nodes_a_replica_spans_are_compact_in_one_zone():
+    zones = ("us-east4-a", "us-east4-b", "us-east4-c")
+    requests = register(lambda: GkeNodePool("p", _pool_args(nodes_desired=2, nodes_max=4, zones=zones, compact=True)))
+    (pool,) = [r for r in requests if r.type == "gcp:container/nodePool:NodePool"]
+    inputs = rpc.deserialize_properties(pool.object)
+    assert inputs["placementPolicy"] == {"type": "COMPACT"}
+    assert inputs["nodeLocations"] == ["us-east4-a"]
+    assert problems(node_pool_body(inputs), "NodePool") == []

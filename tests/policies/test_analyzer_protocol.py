@@ -80,4 +80,8 @@ def test_pack_reports_its_policies_and_defaults(pack):
         "hipaa-encryption": analyzer_pb2.MANDATORY,
         "cost-allocation-tags": analyzer_pb2.ADVISORY,
         "budget-alarm-required": analyzer_pb2.ADVISORY,
+        "accelerator-disruption-budget": analyzer_pb2.MANDATORY,
+        "accelerator-quota": analyzer_pb2.MANDATORY,
+        "pinned-images": analyzer_pb2.MANDATORY,
+        "graceful-drain": analyzer_pb2.ADVISORY,
     }

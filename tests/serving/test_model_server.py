@@ -61,8 +61,22 @@ def _crd_schema(kind: str) -> dict:
 def _validate(manifest: dict) -> None:
     if manifest["apiVersion"] == "keda.sh/v1alpha1":
         jsonschema.validate(manifest, _crd_schema(manifest["kind"]))
+    elif manifest["kind"] == "LeaderWorkerSet":
+        from tests.serving.test_kubernetes_layer import crd_schema
+
+        jsonschema.validate(manifest, crd_schema("leaderworkerset.x-k8s.io_leaderworkersets.yaml", "v1"))
+        for role in ("leaderTemplate", "workerTemplate"):
+            pod = {"apiVersion": "v1", "kind": "Pod", **manifest["spec"]["leaderWorkerTemplate"][role]}
+            kubernetes_validate.validate(pod, KUBERNETES, strict=True)
     else:
         kubernetes_validate.validate(manifest, KUBERNETES, strict=True)
+
+
+def _pod(workload_object: dict) -> dict:
+    """The (leader's) pod template of a Deployment or LeaderWorkerSet."""
+    if workload_object["kind"] == "LeaderWorkerSet":
+        return workload_object["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
+    return workload_object["spec"]["template"]
 
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)
@@ -71,8 +85,9 @@ def test_every_llm_placement_gets_manifests_valid_for_kubernetes_and_keda(stack)
     assert servers
     for _, _, spec in servers:
         objects = server_objects(spec)
+        first = "LeaderWorkerSet" if spec.nodes_per_replica > 1 else "Deployment"
         assert [o["kind"] for o in objects] == [
-            "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "ScaledObject",
+            first, "Service", "PodDisruptionBudget", "NetworkPolicy", "ScaledObject",
         ]  # fmt: skip
         for manifest in objects:
             _validate(manifest)
@@ -92,29 +107,37 @@ def test_validation_refuses_an_unknown_field_and_a_bad_crd_value():
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)
 def test_servers_are_sized_as_planned(stack):
-    """Tensor-parallel width × replicas per node = the node's accelerators, at most; replica bounds
-    are the planner's node bounds times replicas per node; the pod lands only on its pool."""
+    """Tensor-parallel width × replicas per node = the node's accelerators, at most (a replica that
+    spans nodes takes each whole: width × nodes = the replica's accelerators); replica bounds are
+    the planner's node bounds in replicas; the pod lands only on its pool."""
     for workload, row, spec in _servers(stack):
         offering = row.choice.option.offering
         point = row.choice.option.point
         assert spec.accelerators_per_replica * spec.replicas_per_node <= offering.accelerator_count
-        deployment, _, _, _, scaled = server_objects(spec)
-        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert spec.accelerators_per_replica * spec.nodes_per_replica == point.accelerators_per_replica
+        if spec.nodes_per_replica > 1:
+            assert spec.accelerators_per_replica == offering.accelerator_count and spec.replicas_per_node == 1
+        workload_object, _, _, _, scaled = server_objects(spec)
+        container = _pod(workload_object)["spec"]["containers"][0]
         resource = ACCELERATOR_RESOURCES[family_of(offering.accelerator)]
-        assert container["resources"]["limits"] == {resource: str(point.accelerators_per_replica)}
-        assert f"--tensor-parallel-size={point.accelerators_per_replica}" in container["args"]
+        assert container["resources"]["limits"] == {resource: str(point.tensor_parallel)}
+        assert f"--tensor-parallel-size={point.tensor_parallel}" in container["args"]
         assert f"--max-num-seqs={point.batch}" in container["args"]
         assert container["image"] == SERVER_IMAGES[family_of(offering.accelerator)].image
         assert not container["image"].endswith(":latest") and ":" in container["image"]
-        per_node = point.replicas_per_node
-        assert scaled["spec"]["maxReplicaCount"] == row.choice.nodes_max * per_node
-        assert scaled["spec"]["fallback"]["replicas"] == deployment["spec"]["replicas"]
-        assert deployment["spec"]["replicas"] == row.choice.nodes_desired * per_node
-        floor = 0 if workload.profile.scaling.scale_to_zero else row.choice.nodes_min * per_node
+
+        def replicas(nodes: int, per_node: float = point.per_node) -> int:
+            assert (nodes * per_node).is_integer()  # nodes come in whole groups
+            return int(nodes * per_node)
+
+        assert scaled["spec"]["maxReplicaCount"] == replicas(row.choice.nodes_max)
+        assert scaled["spec"]["fallback"]["replicas"] == workload_object["spec"]["replicas"]
+        assert workload_object["spec"]["replicas"] == replicas(row.choice.nodes_desired)
+        floor = 0 if workload.profile.scaling.scale_to_zero else replicas(row.choice.nodes_min)
         assert scaled["spec"]["minReplicaCount"] == floor
-        selector = deployment["spec"]["template"]["spec"]["nodeSelector"]
+        selector = _pod(workload_object)["spec"]["nodeSelector"]
         assert selector["tensorfleet.io/workload"] == workload.profile.name and INSTANCE_TYPE_LABEL in selector
-        tolerated = {t["key"] for t in deployment["spec"]["template"]["spec"]["tolerations"]}
+        tolerated = {t["key"] for t in _pod(workload_object)["spec"]["tolerations"]}
         assert resource in tolerated
 
 
@@ -185,10 +208,9 @@ def test_each_tenant_namespace_is_valid_and_its_quota_is_what_its_servers_scale_
         hard = objects[2]["spec"]["hard"]
         at_max: dict[str, int] = defaultdict(int)
         for spec in servers:
-            deployment = server_objects(spec)[0]
-            ((resource, chips),) = deployment["spec"]["template"]["spec"]["containers"][0]["resources"][
-                "requests"
-            ].items()
-            at_max[resource] += int(chips) * spec.replicas_max
+            workload_object = server_objects(spec)[0]
+            pods = spec.nodes_per_replica  # a group's leader and workers request alike
+            ((resource, chips),) = _pod(workload_object)["spec"]["containers"][0]["resources"]["requests"].items()
+            at_max[resource] += int(chips) * pods * spec.replicas_max
         assert {k.removeprefix("requests."): int(v) for k, v in hard.items()} == dict(at_max)
         assert accelerator_quota(servers) == dict(sorted(at_max.items()))

@@ -17,13 +17,14 @@ from workloads.profiles import ExternalModel, LlmModel, MeasuredModel, WorkloadP
 EXAMPLES = sorted((Path(__file__).parents[2] / "workloads" / "examples").glob("*.yaml"))
 
 
-def test_six_example_profiles_exist():
+def test_the_example_profiles_exist():
     assert [p.stem for p in EXAMPLES] == [
         "chat-assistant-70b",
         "content-moderation",
         "diagnostic-imaging",
         "document-summaries",
         "recommendation-embeddings",
+        "research-assistant-405b",
         "support-triage",
     ]
 
