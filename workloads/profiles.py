@@ -33,6 +33,7 @@ __all__ = [
     "ModelSpec",
     "Placement",
     "Scaling",
+    "ServerContainer",
     "Slo",
     "UserGeography",
     "WorkloadProfile",
@@ -149,6 +150,42 @@ class MeasuredThroughput(_Model):
             raise ValueError(str(exc)) from None
 
 
+_PROMETHEUS_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
+_HTTP_PATH = r"^/[A-Za-z0-9._~/-]*$"
+
+
+class ServerContainer(_Model):
+    """The server a measured model runs in: the team's image, how to reach it, what to scale on."""
+
+    image: Annotated[str, Field(min_length=1, max_length=_MAX_TEXT, pattern=r"^[a-z0-9][A-Za-z0-9._/:@-]*$")]
+    """Container image pinned to a version: a tag other than ``latest``, or a ``@sha256:`` digest."""
+    args: Annotated[list[Annotated[str, Field(max_length=_MAX_TEXT)]], Field(max_length=64)] = Field(
+        default_factory=list
+    )
+    """Arguments of the image's entrypoint. ``$(TENSORFLEET_ARTIFACTS)`` expands to the workload's own
+    prefix of the region's artifact storage (``s3://…/<workload>/``, ``gs://…``, ``as://…``)."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    """Port of the inference API (HTTP)."""
+    health_path: Annotated[str, Field(max_length=_MAX_TEXT, pattern=_HTTP_PATH)] = "/health"
+    """Answers 200 once the model is loaded and the server takes requests."""
+    metrics_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    """Port of the Prometheus metrics. Default: ``port``."""
+    metrics_path: Annotated[str, Field(max_length=_MAX_TEXT, pattern=_HTTP_PATH)] = "/metrics"
+    queue_metric: Annotated[str, Field(max_length=_MAX_TEXT, pattern=_PROMETHEUS_NAME)]
+    """Prometheus gauge of the requests waiting in one server: the autoscaler holds its sum at
+    ``scaling.target_queue_depth`` per replica."""
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, image: str) -> str:
+        if "@sha256:" in image:
+            return image
+        name = image.rsplit("/", 1)[-1]
+        if ":" not in name or name.rsplit(":", 1)[1] == "latest":
+            raise ValueError(f"must name a version (a tag other than latest, or a digest), got {image!r}")
+        return image
+
+
 class MeasuredModel(_Model):
     """A non-LLM model (vision, ranking) sized only from the team's own measurements."""
 
@@ -159,6 +196,9 @@ class MeasuredModel(_Model):
     weights_gb: Annotated[float, Field(gt=0, le=10_000)] | None = None
     """Size of the model's weights, GB (at most 10,000): what the region's artifact bucket stores and
     the bill prices. Default: unknown, so the bucket is billed for the LLM weights beside it only."""
+    server: ServerContainer | None = None
+    """The server to run it in. Default: none; the stack then deploys no server for the model, and
+    the team deploys its own into the workload's namespace."""
 
 
 class ExternalModel(_Model):

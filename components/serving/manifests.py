@@ -25,6 +25,7 @@ __all__ = [
     "PROMETHEUS_URL",
     "ROLE_LABEL",
     "SCRAPE_ANNOTATIONS",
+    "CustomServer",
     "ServerSpec",
     "Toleration",
     "load_seconds",
@@ -58,6 +59,20 @@ class Toleration:
     key: str
     value: str | None = None
     effect: str = "NoSchedule"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomServer:
+    """A team's own server image (a measured model) instead of vLLM."""
+
+    image: str
+    args: tuple[str, ...] = ()
+    port: int = 8000
+    health_path: str = "/health"
+    metrics_port: int | None = None
+    metrics_path: str = "/metrics"
+    queue_metric: str
+    """Prometheus gauge of waiting requests per server: the queue-depth trigger."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +113,11 @@ class ServerSpec:
     """Prefill only (embeddings): vLLM's pooling runner instead of generation."""
     pod_labels: dict[str, str] = field(default_factory=dict)
     """Labels the cloud's identity webhook looks for (AKS workload identity), beyond our own."""
+    custom: CustomServer | None = None
+    """The team's own server (a measured model); None: vLLM, configured from the sizing."""
+    artifacts: Any = None
+    """The workload's prefix of the region's artifact storage (may be a Pulumi output), passed to the
+    server as ``TENSORFLEET_ARTIFACTS``; None when not known (pure manifests in tests)."""
 
     @property
     def name(self) -> str:
@@ -107,6 +127,17 @@ class ServerSpec:
     @property
     def multi_node(self) -> bool:
         return self.nodes_per_replica > 1
+
+    @property
+    def port(self) -> int:
+        """The inference API's port."""
+        return self.custom.port if self.custom else PORT
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        """Ports the gateway and Prometheus reach: the API's and, if apart, the metrics'."""
+        metrics = self.custom.metrics_port if self.custom else None
+        return (self.port,) if metrics is None or metrics == self.port else (self.port, metrics)
 
 
 LEADER_WORKER_SET = ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet")
@@ -200,21 +231,31 @@ def _pod_template(spec: ServerSpec, role: str = "server") -> dict[str, Any]:
     serve no API, so they have no port or HTTP probes (the group restarts as one when a pod fails)."""
     resource = ACCELERATOR_RESOURCES[family_of(spec.accelerator)]
     chips = str(spec.accelerators_per_replica)
-    health = {"httpGet": {"path": "/health", "port": "http"}}
+    custom = spec.custom
+    health = {"httpGet": {"path": custom.health_path if custom else "/health", "port": "http"}}
     startup_failures = math.ceil(load_seconds(spec.weights_gb) / STARTUP_PROBE_PERIOD_S)
+    ports = [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}]
+    if custom and custom.metrics_port not in (None, custom.port):
+        ports.append({"name": "metrics", "containerPort": custom.metrics_port, "protocol": "TCP"})
+    process: dict[str, Any] = (
+        {"image": custom.image, "args": list(custom.args)}
+        if custom
+        else {"image": server_image(spec.accelerator).image, "command": ["vllm"], "args": _args(spec, role)}
+    )
+    env = [{"name": "HF_HOME", "value": "/models"}]
+    if spec.artifacts is not None:
+        env.append({"name": "TENSORFLEET_ARTIFACTS", "value": spec.artifacts})
     serving = {
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "ports": ports,
         "startupProbe": {**health, "periodSeconds": STARTUP_PROBE_PERIOD_S, "failureThreshold": startup_failures},
         "readinessProbe": {**health, "periodSeconds": 5, "failureThreshold": 3},
         "livenessProbe": {**health, "periodSeconds": 30, "timeoutSeconds": 5, "failureThreshold": 3},
     }
     container = {
         "name": "server",
-        "image": server_image(spec.accelerator).image,
-        "command": ["vllm"],
-        "args": _args(spec, role),
+        **process,
         **(serving if role != "worker" else {}),
-        "env": [{"name": "HF_HOME", "value": "/models"}],
+        "env": env,
         "resources": {"requests": {resource: chips}, "limits": {resource: chips}},
         "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_S}}},
         "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}, {"name": "models", "mountPath": "/models"}],
@@ -227,7 +268,7 @@ def _pod_template(spec: ServerSpec, role: str = "server") -> dict[str, Any]:
     cache_gi = max(10, math.ceil((spec.weights_gb or 0) * 1.25))
     labels = {**spec.pod_labels, **_labels(spec), **({ROLE_LABEL: role} if spec.multi_node else {})}
     return {
-        "metadata": {"labels": labels, "annotations": dict(SCRAPE_ANNOTATIONS) if role != "worker" else {}},
+        "metadata": {"labels": labels, "annotations": _scrape_annotations(spec) if role != "worker" else {}},
         "spec": {
             **({"schedulerName": NEURON_SCHEDULER} if family_of(spec.accelerator).startswith("neuron") else {}),
             "serviceAccountName": spec.workload,
@@ -246,6 +287,14 @@ def _pod_template(spec: ServerSpec, role: str = "server") -> dict[str, Any]:
             ],
         },
     }
+
+
+def _scrape_annotations(spec: ServerSpec) -> dict[str, str]:
+    custom = spec.custom
+    if custom is None:
+        return dict(SCRAPE_ANNOTATIONS)
+    port = custom.metrics_port or custom.port
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": custom.metrics_path}
 
 
 def _deployment(spec: ServerSpec) -> dict[str, Any]:
@@ -302,7 +351,7 @@ def _service(spec: ServerSpec) -> dict[str, Any]:
         "spec": {
             "type": "ClusterIP",
             "selector": {**_selector(spec), **({ROLE_LABEL: "leader"} if spec.multi_node else {})},
-            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+            "ports": [{"name": "http", "port": spec.port, "targetPort": "http", "protocol": "TCP"}],
         },
     }
 
@@ -333,7 +382,7 @@ def _network_policy(spec: ServerSpec) -> dict[str, Any]:
             "ingress": [
                 {
                     "from": [from_namespace(GATEWAY_NAMESPACE), from_namespace(METRICS_NAMESPACE)],
-                    "ports": [{"port": PORT, "protocol": "TCP"}],
+                    "ports": [{"port": port, "protocol": "TCP"} for port in spec.ports],
                 },
                 # The pods of one replica exchange activations and rendezvous on ports of their own.
                 *([{"from": [{"podSelector": {"matchLabels": _selector(spec)}}]}] if spec.multi_node else []),
@@ -345,13 +394,21 @@ def _network_policy(spec: ServerSpec) -> dict[str, Any]:
 def _scaled_object(spec: ServerSpec) -> dict[str, Any]:
     """Scale on waiting requests per replica and on p95 latency: up at once, down after five
     quiet minutes; hold the planner's capacity when the metrics cannot be read."""
-    match = f'namespace="{spec.namespace}",model_name="{spec.model}"'
-    queue = f"sum(vllm:num_requests_waiting{{{match}}})"
-    latency = f"histogram_quantile(0.95, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket{{{match}}}[2m])))"
-    triggers = [
-        _prometheus("queue-depth", queue, "AverageValue", str(spec.target_queue_depth)),
-        _prometheus("p95-latency", latency, "Value", f"{spec.target_latency_s:g}"),
-    ]
+    if spec.custom is not None:
+        # The team's server: its own queue gauge, from this server's pods.
+        pods = f'namespace="{spec.namespace}",pod=~"{spec.name}-.+"'
+        queue = f"sum({spec.custom.queue_metric}{{{pods}}})"
+        triggers = [_prometheus("queue-depth", queue, "AverageValue", str(spec.target_queue_depth))]
+    else:
+        match = f'namespace="{spec.namespace}",model_name="{spec.model}"'
+        queue = f"sum(vllm:num_requests_waiting{{{match}}})"
+        latency = (
+            f"histogram_quantile(0.95, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket{{{match}}}[2m])))"
+        )
+        triggers = [
+            _prometheus("queue-depth", queue, "AverageValue", str(spec.target_queue_depth)),
+            _prometheus("p95-latency", latency, "Value", f"{spec.target_latency_s:g}"),
+        ]
     target = LEADER_WORKER_SET if spec.multi_node else ("apps/v1", "Deployment")
     body: dict[str, Any] = {
         "scaleTargetRef": {"apiVersion": target[0], "kind": target[1], "name": spec.name},

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 
 import pulumi
@@ -39,7 +38,7 @@ class ModelServer(pulumi.ComponentResource):
 def _awaited_for_load(deployment: dict, spec: ServerSpec) -> dict:
     """The Deployment with the time ``pulumi up`` waits for it raised to a node's start plus the
     model's load (the provider's 10-minute default would fail a large model that is still loading)."""
-    deployment = copy.deepcopy(deployment)
     seconds = math.ceil(NODE_READY_S + load_seconds(spec.weights_gb))
-    deployment["metadata"].setdefault("annotations", {})["pulumi.com/timeoutSeconds"] = str(seconds)
-    return deployment
+    metadata = deployment["metadata"]
+    annotations = {**metadata.get("annotations", {}), "pulumi.com/timeoutSeconds": str(seconds)}
+    return {**deployment, "metadata": {**metadata, "annotations": annotations}}

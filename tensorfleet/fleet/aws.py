@@ -194,6 +194,7 @@ def _aws_fleet(
             ClusterTarget(
                 cloud="aws", region=region, cluster_name=fleet.cluster_name, kubeconfig=fleet.kubeconfig,
                 rows=tuple(rows), identities=fleet.workload_identities, gpu_driver="cloud",
+                artifacts=pulumi.Output.concat("s3://", fleet.artifact_bucket, "/"),
                 fleet=fleet, system_pool=fleet.system_pool,
             )
         )  # fmt: skip

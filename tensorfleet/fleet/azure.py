@@ -8,6 +8,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components.azure import AgentPoolSpec, AzureRegionFleet, AzureRegionFleetArgs
+from components.azure.storage import ARTIFACT_CONTAINER
 from components.budget.azure import AzureBudgets, AzureBudgetsArgs
 from components.fleet.pool import with_takeover
 from components.naming import email_key
@@ -103,7 +104,8 @@ class _AzureLayout:
                 ClusterTarget(
                     cloud="azure", region=region, cluster_name=fleet.cluster_name, kubeconfig=fleet.kubeconfig,
                     rows=tuple(rows), identities=fleet.workload_identities, gpu_driver=settings.gpu_driver,
-                    fleet=fleet, system_pool=fleet.system_pool,
+                    artifacts=pulumi.Output.concat("as://", fleet.storage_account, "/", ARTIFACT_CONTAINER, "/"),
+                fleet=fleet, system_pool=fleet.system_pool,
                 )
             )  # fmt: skip
         provider = azure_native.Provider(

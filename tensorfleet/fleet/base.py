@@ -56,6 +56,9 @@ class ClusterTarget:
     """Per workload placed on the cluster: how its service account takes on its cloud identity."""
     gpu_driver: Literal["cloud", "operator"]
     """Who installs the NVIDIA driver on the cluster's GPU pools."""
+    artifacts: pulumi.Input[str]
+    """The region's artifact storage as a URI prefix servers read (``s3://<bucket>/``,
+    ``gs://<bucket>/``, ``as://<account>/artifacts/``); a workload's own prefix follows it."""
     fleet: pulumi.Resource
     """The region fleet: parent of the cluster's Kubernetes layer."""
     system_pool: pulumi.Resource

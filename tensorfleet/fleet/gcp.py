@@ -124,7 +124,8 @@ class _GcpLayout:
                 ClusterTarget(
                     cloud="gcp", region=region, cluster_name=fleet.cluster_name, kubeconfig=fleet.kubeconfig,
                     rows=tuple(rows), identities=fleet.workload_identities, gpu_driver=settings.gpu_driver,
-                    fleet=fleet, system_pool=fleet.system_pool,
+                    artifacts=pulumi.Output.concat("gs://", fleet.artifact_bucket, "/"),
+                fleet=fleet, system_pool=fleet.system_pool,
                 )
             )  # fmt: skip
         self._budgets(plan, environment, config, labels)

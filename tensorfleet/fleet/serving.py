@@ -16,12 +16,12 @@ from components.k8s.layer import KubernetesLayer, KubernetesLayerArgs
 from components.k8s.tenant import TenantNamespaceArgs
 from components.serving import ServerSpec
 from components.serving.images import family_of
-from components.serving.manifests import Toleration
+from components.serving.manifests import CustomServer, Toleration
 from regions.milp import StagePlacement, WorkloadPlan
 from regions.placement import FleetPlan
 from regions.sizing import SizingAssumptions
 from tensorfleet.fleet.base import ClusterTarget
-from workloads.profiles import LlmModel, weights_gb
+from workloads.profiles import LlmModel, MeasuredModel, weights_gb
 
 __all__ = ["AKS_SPOT", "INSTANCE_TYPE_LABEL", "node_instance_type", "serve_cluster", "server_spec"]
 
@@ -48,7 +48,7 @@ def serve_cluster(target: ClusterTarget, plan: FleetPlan) -> KubernetesLayer:
     servers: list[ServerSpec] = []
     for row in target.rows:
         identity = target.identities.get(row.workload, WorkloadIdentity())
-        spec = server_spec(by_name[row.workload], row, plan.settings.sizing, identity.pod_labels)
+        spec = server_spec(by_name[row.workload], row, plan.settings.sizing, identity.pod_labels, target.artifacts)
         if spec is not None:
             servers.append(spec)
     tenants: dict[str, dict[str, WorkloadIdentity]] = {}
@@ -91,14 +91,30 @@ def _pool(row: StagePlacement, gpu_driver: Literal["cloud", "operator"]) -> Acce
 
 
 def server_spec(
-    plan: WorkloadPlan, row: StagePlacement, sizing: SizingAssumptions, pod_labels: Mapping[str, str] | None = None
+    plan: WorkloadPlan,
+    row: StagePlacement,
+    sizing: SizingAssumptions,
+    pod_labels: Mapping[str, str] | None = None,
+    artifacts: pulumi.Input[str] | None = None,
 ) -> ServerSpec | None:
-    """The model server of one placement row; None where the stage is not an LLM vLLM can serve
-    (a measured model brings its own server). ``pod_labels``: what the cloud's identity binding
-    needs on the pods. A stage with no output tokens (embeddings) runs vLLM's pooling runner."""
+    """The model server of one placement row: vLLM for an LLM (a stage with no output tokens, such as
+    embeddings, runs its pooling runner), the team's own server for a measured model that names one;
+    None for a measured model that names none. ``pod_labels``: what the cloud's identity binding
+    needs on the pods; ``artifacts``: the workload's prefix of the region's artifact storage."""
     profile = plan.profile
     stage = next(s for s in profile.stages if s.name == row.choice.stage)
-    if not isinstance(stage.model, LlmModel):
+    model = stage.model
+    if isinstance(model, MeasuredModel):
+        if model.server is None:
+            return None
+        custom: CustomServer | None = CustomServer(
+            image=model.server.image, args=tuple(model.server.args), port=model.server.port,
+            health_path=model.server.health_path, metrics_port=model.server.metrics_port,
+            metrics_path=model.server.metrics_path, queue_metric=model.server.queue_metric,
+        )  # fmt: skip
+    elif isinstance(model, LlmModel):
+        custom = None
+    else:
         return None
     choice = row.choice
     point = choice.option.point
@@ -113,16 +129,16 @@ def server_spec(
         workload=profile.name,
         stage=choice.stage,
         namespace=profile.tenant,
-        model=stage.model.name,
+        model=model.name,
         accelerator=choice.option.offering.accelerator,
         accelerators_per_replica=point.tensor_parallel,
         replicas_per_node=point.replicas_per_node,
         nodes_per_replica=point.nodes_per_replica,
         max_num_seqs=point.batch,
         max_model_len=profile.slo.tokens_in + profile.slo.tokens_out,
-        kv_cache_dtype=KV_CACHE_DTYPES[stage.model.kv_cache_dtype],
+        kv_cache_dtype=KV_CACHE_DTYPES[model.kv_cache_dtype] if isinstance(model, LlmModel) else "auto",
         memory_utilisation=sizing.memory_utilisation,
-        weights_gb=weights_gb(stage.model),
+        weights_gb=weights_gb(model),
         replicas_min=0 if scaling.scale_to_zero else replicas(choice.nodes_min),
         replicas_max=replicas(choice.nodes_max),
         replicas_fallback=replicas(choice.nodes_desired),
@@ -132,4 +148,6 @@ def server_spec(
         tolerations=(AKS_SPOT,) if spot_on_aks else (),
         pooling=profile.slo.tokens_out == 0,
         pod_labels=dict(pod_labels or {}),
+        custom=custom,
+        artifacts=None if artifacts is None else pulumi.Output.concat(artifacts, profile.name, "/"),
     )

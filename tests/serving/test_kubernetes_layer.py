@@ -26,9 +26,6 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 LWS = "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
-MEASURED = {"diagnostic-imaging"}
-"""Example workloads with a measured (non-LLM) model: they bring their own server image (not yet a
-profile field), so no model server is registered for them."""
 
 
 @functools.cache
@@ -106,7 +103,9 @@ def test_every_cluster_gets_a_kubernetes_layer_with_its_add_ons(stack):
 
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)
-def test_every_llm_placement_row_is_a_model_server_on_its_cluster(stack):
+def test_every_placement_row_is_a_model_server_on_its_cluster(stack):
+    """LLMs in vLLM, the measured imaging model in the server its profile names; each server is
+    told where its workload's artifacts are."""
     plan = _plan(stack)
     served = defaultdict(int)
     for layer in _resources(stack, LAYER):
@@ -117,10 +116,12 @@ def test_every_llm_placement_row_is_a_model_server_on_its_cluster(stack):
     expected = defaultdict(int)
     for placement in plan["placements"]:
         workload = placement["workload"].split("/")[0]
-        if workload not in MEASURED:
-            expected[(workload, placement["cloud"], placement["region"])] += 1
+        expected[(workload, placement["cloud"], placement["region"])] += 1
     assert dict(served) == dict(expected)
     assert len(_resources(stack, SERVER)) == sum(expected.values())
+    for deployment in _resources(stack, DEPLOYMENT):
+        env = deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert "TENSORFLEET_ARTIFACTS" in {e["name"] for e in env}
 
 
 @pytest.mark.parametrize("stack", ENVIRONMENTS)
@@ -299,3 +300,30 @@ def test_a_model_larger_than_a_node_is_a_leader_worker_set_on_compact_nodes():
         and r["inputs"]["labels"].get("tensorfleet.io/workload") == "research-assistant"
     ]
     assert node_groups and all(len(g["inputs"]["subnetIds"]) == 1 for g in node_groups)
+
+
+def test_a_measured_model_runs_in_the_server_its_profile_names():
+    (deployment,) = [
+        d
+        for d in _resources("prod", DEPLOYMENT)
+        if d["inputs"]["metadata"]["labels"]["tensorfleet.io/workload"] == "diagnostic-imaging"
+        and d["region"] == "us-east4"
+    ]
+    pod = deployment["inputs"]["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert container["image"] == "nvcr.io/nvidia/tritonserver:25.06-py3" and "command" not in container
+    assert "--model-repository=$(TENSORFLEET_ARTIFACTS)" in container["args"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == "8002"
+    name = deployment["inputs"]["metadata"]["name"]
+    (scaler,) = [
+        s for s in _resources("prod", SCALED_OBJECT)
+        if s["inputs"]["metadata"]["name"] == name and s["region"] == "us-east4"
+    ]  # fmt: skip
+    (trigger,) = scaler["inputs"]["spec"]["triggers"]
+    assert trigger["metadata"]["query"].startswith("sum(nv_inference_pending_request_count{")
+    (policy,) = [
+        p for p in _resources("prod", "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p["inputs"]["metadata"]["name"] == name and p["region"] == "us-east4"
+    ]  # fmt: skip
+    assert [p["port"] for p in policy["inputs"]["spec"]["ingress"][0]["ports"]] == [8000, 8002]

@@ -246,3 +246,20 @@ def test_a_hostile_accelerator_name_gives_a_bounded_message():
         WorkloadProfile.model_validate(bad)
     (error,) = exc_info.value.errors(include_url=False)
     assert error["msg"].startswith("Value error, unknown accelerator 'HHH") and len(error["msg"]) < 100
+
+
+@pytest.mark.parametrize(
+    ("image", "ok"),
+    [("nvcr.io/nvidia/tritonserver:25.06-py3", True), ("registry.example.com:5000/team/server:1.2.0", True),
+     ("team/server@sha256:" + "a" * 64, True), ("team/server", False), ("team/server:latest", False),
+     ("registry.example.com:5000/team/server", False)],
+)  # fmt: skip
+def test_a_measured_models_server_image_names_a_version(image, ok):
+    from workloads.profiles import ServerContainer
+
+    fields = {"image": image, "queue_metric": "nv_inference_pending_request_count"}
+    if ok:
+        assert ServerContainer.model_validate(fields).image == image
+    else:
+        with pytest.raises(ValueError, match="must name a version"):
+            ServerContainer.model_validate(fields)
