@@ -20,6 +20,8 @@ __all__ = [
     "taint_key",
 ]
 
+AUTOSCALER_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
+"""Prefix of the node-group tags the Cluster Autoscaler builds a scale-from-zero node template from."""
 NEURON_CHIPS = ("Inferentia", "Inferentia2", "Trainium", "Trainium2")
 """AWS Neuron accelerators (the catalog's canonical names)."""
 NVIDIA_TAINT = "nvidia.com/gpu"
@@ -67,6 +69,10 @@ class AcceleratorNodeGroupArgs:
     """An EC2 Capacity Block for ML reserved for these nodes (``cr-...``, may be a secret). When set,
     nodes launch into it (EKS capacity type ``CAPACITY_BLOCK``); the reservation's own dates bound
     when they run. Default: none."""
+    accelerator_count: int = 0
+    """Accelerators per node. For Neuron groups it is tagged for the Cluster Autoscaler, which knows
+    GPU counts from the instance type but learns ``aws.amazon.com/neuron`` only from this tag when
+    it scales a group up from zero nodes. Default: unknown (no tag)."""
     compact: bool = False
     """Launch the nodes into a cluster placement group (a model replica spans them). The caller
     gives subnets of one zone, as a cluster placement group lives in one. Default: no."""
@@ -86,6 +92,8 @@ class AcceleratorNodeGroup(pulumi.ComponentResource):
         super().__init__("tensorfleet:aws:AcceleratorNodeGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags, "workload": args.workload, "tenant": args.tenant}
+        if args.accelerator in NEURON_CHIPS and args.accelerator_count:
+            tags[f"{AUTOSCALER_TEMPLATE}/resources/{NEURON_TAINT}"] = str(args.accelerator_count)
         block = args.capacity_reservation_id
         placement = (
             aws.ec2.PlacementGroup(f"{name}-placement", strategy="cluster", tags=tags, opts=child)

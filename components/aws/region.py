@@ -40,6 +40,8 @@ class NodeGroupSpec(PoolSpec):
     """Availability-zone IDs that offer the instance type."""
     capacity_reservation_id: pulumi.Input[str] | None = None
     """A Capacity Block for ML to launch into (may be a secret). Default: none."""
+    accelerator_count: int = 0
+    """Accelerators per node; the autoscaler's template for scaling Neuron groups up from zero."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,6 +162,7 @@ class AwsRegionFleet(pulumi.ComponentResource):
                     workload=spec.workload,
                     tenant=spec.tenant,
                     capacity_reservation_id=spec.capacity_reservation_id,
+                    accelerator_count=spec.accelerator_count,
                     compact=spec.compact,
                     tags=args.tags,
                 ),

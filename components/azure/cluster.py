@@ -61,6 +61,8 @@ class AksCluster(pulumi.ComponentResource):
     fqdn: pulumi.Output[str]
     oidc_issuer_url: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
+    identity_principal_id: pulumi.Output[str]
+    """The control plane's identity, for grants on what it manages beside the cluster."""
 
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tensorfleet:azure:AksCluster", name, None, opts)
@@ -184,6 +186,7 @@ class AksCluster(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
         self.name = cluster.name
+        self.identity_principal_id = identity.principal_id
         self.fqdn = cluster.private_fqdn if args.private else cluster.fqdn
         self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(_issuer_url)
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(_first_kubeconfig))

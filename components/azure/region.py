@@ -12,7 +12,7 @@ from components.azure.agentpool import AksAgentPool, AksAgentPoolArgs
 from components.azure.cluster import AksCluster, AksClusterArgs
 from components.azure.keyvault import RegionKeyVault, RegionKeyVaultArgs
 from components.azure.network import AzureNetwork, AzureNetworkArgs
-from components.azure.roles import STORAGE_BLOB_DATA_READER, grant
+from components.azure.roles import CONTRIBUTOR, STORAGE_BLOB_DATA_READER, grant
 from components.azure.storage import SecureStorageAccount, SecureStorageAccountArgs
 from components.fleet.identity import WorkloadIdentity
 from components.fleet.pool import PoolSpec
@@ -144,6 +144,14 @@ class AzureRegionFleet(pulumi.ComponentResource):
                 if spec.compact
                 else None
             )
+            proximity_id: pulumi.Input[str] | None = None
+            if proximity is not None:
+                allowed = grant(
+                    f"{pool_name}-proximity-grant", args.subscription_id, CONTRIBUTOR,
+                    cluster.identity_principal_id, proximity.id, child,
+                )  # fmt: skip
+                # The pool names the group through the grant, so it is created only once AKS may use it.
+                proximity_id = allowed.scope
             pool = AksAgentPool(
                 pool_name,
                 AksAgentPoolArgs(
@@ -161,7 +169,7 @@ class AzureRegionFleet(pulumi.ComponentResource):
                     subnet_id=network.subnet_id,
                     driver=spec.driver,
                     mig_profile=spec.mig_profile,
-                    proximity_placement_group_id=None if proximity is None else proximity.id,
+                    proximity_placement_group_id=proximity_id,
                     takeover=spec.takeover,
                     tags=args.tags,
                 ),

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 __all__ = [
+    "CONTRIBUTOR",
     "KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER",
     "KEY_VAULT_CRYPTO_USER",
     "NETWORK_CONTRIBUTOR",
@@ -24,6 +25,9 @@ KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 """What an AKS identity needs on a subnet it did not create."""
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+"""Manage a resource: what an AKS identity needs on a proximity placement group it places pools in
+(``Microsoft.Compute/proximityPlacementGroups/write``), granted on that group alone."""
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 """Read a resource: what an AKS identity needs on the disk encryption set of its nodes."""
 

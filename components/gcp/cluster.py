@@ -131,6 +131,7 @@ class GkeCluster(pulumi.ComponentResource):
             deletion_protection=args.production,
             opts=pulumi.ResourceOptions(parent=self, protect=args.production, depends_on=[*roles, *_depends(opts)]),
         )
+        _webhook_firewall(name, args, cluster, account.email, pulumi.ResourceOptions(parent=self))
         self.name = cluster.name
         self.endpoint = cluster.endpoint
         self.node_service_account = account.email
@@ -148,6 +149,36 @@ class GkeCluster(pulumi.ComponentResource):
                 "workload_pool": workload_pool,
             }
         )
+
+
+WEBHOOK_PORTS = ("6443", "9443")
+"""Ports the control plane calls on private nodes beyond GKE's own (443, 10250): KEDA's metrics API
+server (6443) and the admission webhooks of KEDA and LeaderWorkerSet (9443). Without them the
+autoscalers read no metrics and no LeaderWorkerSet can be created."""
+
+
+def _webhook_firewall(
+    name: str, args: GkeClusterArgs, cluster: gcp.container.Cluster, nodes: pulumi.Output[str],
+    opts: pulumi.ResourceOptions,
+) -> gcp.compute.Firewall:  # fmt: skip
+    """Admits the control plane (its private endpoint: the cluster reaches its private nodes through
+    Private Service Connect, as no peering range is set) to the add-ons' webhook ports on the
+    cluster's nodes only (they run as the cluster's own node service account)."""
+    # The private endpoint, or the endpoint itself where only one is reported (a private-endpoint cluster).
+    source = pulumi.Output.all(cluster.private_cluster_config.private_endpoint, cluster.endpoint).apply(
+        lambda ips: f"{ips[0] or ips[1]}/32"
+    )
+    return gcp.compute.Firewall(
+        f"{name}-webhooks",
+        project=args.project,
+        network=args.network,
+        direction="INGRESS",
+        source_ranges=[source],
+        target_service_accounts=[nodes],
+        allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=list(WEBHOOK_PORTS))],
+        description="GKE control plane to add-on webhooks and the KEDA metrics API on private nodes",
+        opts=opts,
+    )
 
 
 def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str) -> str:

@@ -100,7 +100,7 @@ SYSTEM_NODES = {SYSTEM_POOL_LABEL: "system"}
 """Where the add-ons' controllers run: the untainted system pool of every cluster."""
 PROMETHEUS_RETENTION = "2d"
 """The Prometheus here is the autoscalers' metric source (queries look back minutes), not the
-team's monitoring: two days in memory-backed storage, nothing persisted or billed."""
+team's monitoring: two days in an emptyDir on its node, nothing persisted or billed."""
 
 Cloud = Literal["aws", "gcp", "azure"]
 Vendor = Literal["nvidia", "amd", "neuron", "tpu"]
@@ -238,6 +238,8 @@ def _values(args: ClusterAddonsArgs) -> dict[str, dict[str, Any]]:
                 "service": {"servicePort": int(port)},
                 "retention": PROMETHEUS_RETENTION,
                 "persistentVolume": {"enabled": False},
+                # The triggers poll every 15 s; a one-minute scrape would hold scale-up back.
+                "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
                 **_on_system_pool(),
             },
             "alertmanager": {"enabled": False},
@@ -284,6 +286,8 @@ def _values(args: ClusterAddonsArgs) -> dict[str, dict[str, Any]]:
         "cert-manager": {"crds": {"enabled": True}, **_on_system_pool()},
         "amd-gpu-operator": {
             "controllerManager": _on_system_pool(),
+            # Node feature discovery labels the AMD nodes the DeviceConfig selects: it must run there.
+            "node-feature-discovery": {"worker": {"tolerations": amd_tolerations}},
             # The default DeviceConfig selects AMD GPU nodes by node feature discovery's labels.
             "deviceConfig": {"spec": {"devicePlugin": {"devicePluginTolerations": amd_tolerations}}},
         },

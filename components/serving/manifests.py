@@ -19,6 +19,7 @@ from components.serving.images import ACCELERATOR_RESOURCES, NEURON_SCHEDULER, f
 
 __all__ = [
     "GATEWAY_NAMESPACE",
+    "HF_TOKEN_SECRET",
     "LEADER_WORKER_SET",
     "METRICS_NAMESPACE",
     "PORT",
@@ -44,6 +45,9 @@ PROMETHEUS_URL = f"http://prometheus.{METRICS_NAMESPACE}.svc:9090"
 SCRAPE_ANNOTATIONS = {"prometheus.io/scrape": "true", "prometheus.io/port": str(PORT), "prometheus.io/path": "/metrics"}
 """What the metrics add-on's pod-discovery job keeps: a model server is scraped because it says so."""
 
+HF_TOKEN_SECRET = "huggingface"
+"""Secret (key ``token``) in a tenant's namespace holding its Hugging Face token, which the tenant
+creates; vLLM servers read it when present."""
 WEIGHT_LOAD_GBPS = 0.5
 """Assumed rate at which a replica reads its weights at start (GB/s): the pessimistic end of object
 storage into one node. With ``ENGINE_START_S`` it bounds the startup probe, never the plan's cost."""
@@ -94,7 +98,7 @@ class ServerSpec:
     """Pipeline stages: a replica above one node runs as a LeaderWorkerSet group of this many pods,
     one per node."""
     max_num_seqs: int
-    """Concurrent sequences per replica: the sizing's batch."""
+    """Concurrent sequences per replica (per pipeline stage when it spans nodes): the sizing's batch."""
     max_model_len: int
     """Prompt plus output tokens per request, as sized."""
     kv_cache_dtype: str = "auto"
@@ -127,6 +131,12 @@ class ServerSpec:
     @property
     def multi_node(self) -> bool:
         return self.nodes_per_replica > 1
+
+    @property
+    def service_name(self) -> str:
+        """The API Service: ``<name>``, or ``<name>-api`` beside a LeaderWorkerSet, whose controller
+        names its own headless Service (the pods' DNS subdomain) ``<name>``."""
+        return _dns_label(f"{self.name}-api") if self.multi_node else self.name
 
     @property
     def port(self) -> int:
@@ -216,7 +226,7 @@ def _args(spec: ServerSpec, role: str = "server") -> list[str]:
         f"--served-model-name={spec.model}",
         f"--tensor-parallel-size={spec.accelerators_per_replica}",
         f"--max-model-len={spec.max_model_len}",
-        f"--max-num-seqs={spec.max_num_seqs}",
+        f"--max-num-seqs={spec.max_num_seqs * spec.nodes_per_replica}",  # every pipeline stage's batch
         f"--gpu-memory-utilization={spec.memory_utilisation:g}",
         f"--kv-cache-dtype={spec.kv_cache_dtype}",
         "--host=0.0.0.0",
@@ -242,7 +252,12 @@ def _pod_template(spec: ServerSpec, role: str = "server") -> dict[str, Any]:
         if custom
         else {"image": server_image(spec.accelerator).image, "command": ["vllm"], "args": _args(spec, role)}
     )
-    env = [{"name": "HF_HOME", "value": "/models"}]
+    env: list[dict[str, Any]] = [{"name": "HF_HOME", "value": "/models"}]
+    if custom is None:
+        # Gated models (Llama) download with the tenant's Hugging Face token, kept in its own Secret
+        # and never in the plan; without one, only open models load.
+        secret = {"name": HF_TOKEN_SECRET, "key": "token", "optional": True}
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": secret}})
     if spec.artifacts is not None:
         env.append({"name": "TENSORFLEET_ARTIFACTS", "value": spec.artifacts})
     serving = {
@@ -347,7 +362,13 @@ def _service(spec: ServerSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(spec),
+        # Not awaited: its endpoints are ready only once a model has loaded, which the Deployment's
+        # (or LeaderWorkerSet's) own wait covers.
+        "metadata": {
+            **_metadata(spec),
+            "name": spec.service_name,
+            "annotations": {"pulumi.com/skipAwait": "true"},
+        },
         "spec": {
             "type": "ClusterIP",
             "selector": {**_selector(spec), **({ROLE_LABEL: "leader"} if spec.multi_node else {})},
@@ -412,7 +433,9 @@ def _scaled_object(spec: ServerSpec) -> dict[str, Any]:
     target = LEADER_WORKER_SET if spec.multi_node else ("apps/v1", "Deployment")
     body: dict[str, Any] = {
         "scaleTargetRef": {"apiVersion": target[0], "kind": target[1], "name": spec.name},
-        "minReplicaCount": spec.replicas_min,
+        # At zero replicas the servers' own metrics vanish and nothing would scale them up again:
+        # keep one until an activation signal outside the server (the gateway's queue) exists.
+        "minReplicaCount": max(spec.replicas_min, 1),
         "maxReplicaCount": spec.replicas_max,
         "pollingInterval": 15,
         "cooldownPeriod": 300,

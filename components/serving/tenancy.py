@@ -1,5 +1,5 @@
 """A tenant's namespace on one cluster: default-deny ingress, accelerator quota equal to what the
-planner lets the tenant's servers scale to there, and default container limits."""
+planner lets the tenant's servers scale to there, and default container requests."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import Any
 from components.serving.images import ACCELERATOR_RESOURCES, family_of
 from components.serving.manifests import ServerSpec
 
-__all__ = ["DEFAULT_CONTAINER_LIMITS", "accelerator_quota", "tenant_objects"]
+__all__ = ["DEFAULT_CONTAINER_REQUESTS", "accelerator_quota", "tenant_objects"]
 
-DEFAULT_CONTAINER_LIMITS = {"cpu": "2", "memory": "4Gi"}
-"""Limits of a container that states none (sidecars, jobs); model servers state their own."""
+DEFAULT_CONTAINER_REQUESTS = {"cpu": "250m", "memory": "512Mi"}
+"""Requests of a container that states none, so that the scheduler counts it. No default limits: a
+LimitRange's default limit would also cap a model server's memory (weights staged in host memory,
+tensor-parallel workers), which its accelerator request already gives a node of its own."""
 
 
 def accelerator_quota(servers: Iterable[ServerSpec]) -> dict[str, int]:
@@ -50,6 +52,6 @@ def tenant_objects(namespace: str, servers: Iterable[ServerSpec]) -> list[dict[s
             "apiVersion": "v1",
             "kind": "LimitRange",
             "metadata": {"name": "container-defaults", "namespace": namespace, "labels": labels},
-            "spec": {"limits": [{"type": "Container", "default": dict(DEFAULT_CONTAINER_LIMITS)}]},
+            "spec": {"limits": [{"type": "Container", "defaultRequest": dict(DEFAULT_CONTAINER_REQUESTS)}]},
         },
     ]

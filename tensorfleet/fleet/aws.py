@@ -380,6 +380,7 @@ def _node_groups(
         nodes_desired=choice.nodes_desired,
         nodes_max=choice.nodes_max,
         capacity_reservation_id=block,
+        accelerator_count=offering.accelerator_count,
         nodes_per_replica=choice.option.point.nodes_per_replica,
     )
     return with_takeover(serving, choice.takeover_nodes, capacity_reservation_id=None)

@@ -364,3 +364,22 @@ def test_every_cluster_has_an_untainted_cmk_encrypted_system_node_group(prod):
         assert inputs["amiType"] in _botocore_enum("eks", "AMITypes")
         ebs = templates[group.name.removesuffix("-ng") + "-lt"]["blockDeviceMappings"][0]["ebs"]
         assert ebs["volumeSize"] == SYSTEM_DISK_GIB and ebs["encrypted"] == "true" and ebs["kmsKeyId"]
+
+
+@pytest.mark.parametrize(("accelerator", "instance_type", "tagged"), [("Inferentia2", "inf2.48xlarge", True),
+                                                                      ("H100", "p5.48xlarge", False)])  # fmt: skip
+def test_neuron_groups_tell_the_autoscaler_their_devices_for_scaling_up_from_zero(accelerator, instance_type, tagged):
+    from pulumi.runtime import rpc
+
+    from components.aws.nodegroup import AcceleratorNodeGroup, AcceleratorNodeGroupArgs
+    from tests.components.aws_mocks import register
+
+    args = AcceleratorNodeGroupArgs(
+        cluster_name="c", node_role_arn="arn:aws:iam::1:role/n", subnet_ids=["s"], key_arn="k",
+        instance_type=instance_type, accelerator=accelerator, capacity="on-demand", nodes_min=0, nodes_desired=0,
+        nodes_max=2, workload="w", tenant="t", accelerator_count=12,
+    )  # fmt: skip
+    (group,) = [r for r in register(lambda: AcceleratorNodeGroup("g", args)) if r.type == "aws:eks/nodeGroup:NodeGroup"]
+    tags = rpc.deserialize_properties(group.object)["tags"]
+    key = "k8s.io/cluster-autoscaler/node-template/resources/aws.amazon.com/neuron"
+    assert (tags.get(key) == "12") == tagged and (key in tags) == tagged

@@ -10,6 +10,7 @@ from components.azure.agentpool import MIG_ACCELERATORS, SPOT_TAINT, AksAgentPoo
 from components.azure.cluster import AUDIT_LOG_CATEGORIES, dns_service_ip
 from components.azure.keyvault import KEY_ROTATION
 from components.azure.roles import (
+    CONTRIBUTOR,
     KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
     KEY_VAULT_CRYPTO_USER,
     READER,
@@ -336,3 +337,22 @@ def test_a_pool_a_replica_spans_is_placed_in_its_proximity_group():
     assert inputs["proximityPlacementGroupID"] == "/subscriptions/s/ppg"
     assert problems(agent_pool_body(inputs), models.AgentPool) == []
     assert "proximityPlacementGroupID" not in _inputs(_pool(capacity="on-demand"))
+
+
+def test_a_multi_node_replica_on_aks_gets_a_proximity_group_its_cluster_may_manage():
+    research = {
+        "profile": "workloads/examples/research-assistant-405b.yaml",
+        # Azure's H100 nodes cost more than AWS's: the budget follows.
+        "overrides": {"placement": {"clouds": ["azure"]}, "budget": {"monthly_usd": 200000}},
+    }
+    run = run_stack("staging", workloads=[research], budgetMonthlyUsd=200000)
+    assert len(_all(run, "azure-native:compute:ProximityPlacementGroup")) == 1
+    pools = [p for p in _all(run, POOL) if "proximityPlacementGroupID" in p.inputs]
+    assert pools and all(p.inputs["vmSize"] in ("Standard_ND96isr_H100_v5", "Standard_ND96is_H100_v5") for p in pools)
+    grants = [
+        r for r in _all(run, "azure-native:authorization:RoleAssignment")
+        if r.inputs["roleDefinitionId"].endswith(CONTRIBUTOR)
+    ]  # fmt: skip
+    assert len(grants) == 1
+    for pool in pools:  # created once the grant exists: the group's ID reaches it through the grant
+        assert any(d.endswith(f"::{grants[0].name}") for d in pool.dependencies), pool.dependencies

@@ -233,3 +233,18 @@ def test_every_cluster_has_an_untainted_cmek_system_pool_for_its_add_ons(dev, pr
             assert config["labels"] == {SYSTEM_POOL_LABEL: "system"} and config["bootDiskKmsKey"]
             assert config["diskSizeGb"] == SYSTEM_DISK_GIB and gke_pool_nodes(pool.inputs) == SYSTEM_NODES
             assert config["shieldedInstanceConfig"]["enableSecureBoot"] is True
+
+
+def test_the_control_plane_reaches_the_add_ons_webhooks_on_private_nodes(dev):
+    """KEDA's metrics API (6443) and the KEDA and LeaderWorkerSet admission webhooks (9443): GKE opens
+    only 443 and 10250 from the control plane to private nodes by itself."""
+    from components.gcp.cluster import WEBHOOK_PORTS
+
+    clusters = _all(dev, "gcp:container/cluster:Cluster")
+    rules = _all(dev, "gcp:compute/firewall:Firewall")
+    assert len(rules) == len(clusters) >= 1
+    for rule in rules:
+        inputs = rule.inputs
+        assert inputs["direction"] == "INGRESS" and len(inputs["sourceRanges"]) == 1
+        assert inputs["allows"] == [{"protocol": "tcp", "ports": list(WEBHOOK_PORTS)}]
+        assert len(inputs["targetServiceAccounts"]) == 1  # the cluster's own nodes, nothing else

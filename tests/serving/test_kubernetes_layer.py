@@ -278,10 +278,11 @@ def test_a_model_larger_than_a_node_is_a_leader_worker_set_on_compact_nodes():
     target = scaler["inputs"]["spec"]["scaleTargetRef"]
     assert (target["apiVersion"], target["kind"]) == ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet")
     assert scaler["inputs"]["spec"]["maxReplicaCount"] == row["nodes"]["max"] // 2
-    (service,) = [
-        s for s in _resources("staging", "kubernetes:core/v1:Service") if s["inputs"]["metadata"]["name"] == name
-    ]
-    assert service["inputs"]["spec"]["selector"]["tensorfleet.io/role"] == "leader"
+    # Not named like the LeaderWorkerSet: its controller owns the headless Service of that name.
+    services = [s["inputs"] for s in _resources("staging", "kubernetes:core/v1:Service")]
+    assert all(s["metadata"]["name"] != name for s in services)
+    (service,) = [s for s in services if s["metadata"]["name"] == f"{name}-api"]
+    assert service["spec"]["selector"]["tensorfleet.io/role"] == "leader"
     (quota,) = [
         q
         for q in _resources("staging", "kubernetes:core/v1:ResourceQuota")
