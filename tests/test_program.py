@@ -215,6 +215,11 @@ def test_profile_edits_and_price_refreshes_rename_nothing(prod_run, monkeypatch)
             id="gcp-network-elsewhere",
         ),
         pytest.param(
+            {"aws": {"account_id": "111122223333", "kubernetes_version": "1.29"}},
+            "tensorfleet:aws.kubernetes_version: no Cluster Autoscaler is pinned for Kubernetes 1.29; supported: 1.33",
+            id="aws-unsupported-kubernetes",
+        ),
+        pytest.param(
             {
                 "gcp": {
                     "project": "acme-ml-dev",

@@ -4,8 +4,9 @@ releases on the untainted system pool.
 - KEDA (scales model servers on queue depth and latency) and a Prometheus server (the metrics
   KEDA's triggers read) on every cluster; the LeaderWorkerSet controller where a model server's
   replicas span nodes.
-- Node autoscaling: the Cluster Autoscaler on EKS, bounded by the node groups the planner sized
-  (min/max per group), so the nodes that can exist are exactly the ones the plan priced. Karpenter
+- Node autoscaling: the Cluster Autoscaler on EKS (the chart of the cluster's minor version),
+  bounded by the node groups the planner sized (min/max per group), so the nodes that can exist
+  are exactly the ones the plan priced. Karpenter
   would choose instance types itself, outside the plan. GKE and AKS pools scale with the managed
   cluster autoscaler already.
 - Accelerators, by who owns the driver: where the cloud installs the NVIDIA driver but not the
@@ -33,11 +34,14 @@ from components.serving.manifests import METRICS_NAMESPACE, PROMETHEUS_URL, Tole
 
 __all__ = [
     "CHARTS",
+    "CLUSTER_AUTOSCALER_CHARTS",
+    "NEURON_SCHEDULER_IMAGES",
     "AcceleratorPool",
     "ClusterAddons",
     "ClusterAddonsArgs",
     "HelmChart",
     "accelerator_addons",
+    "check_versions",
 ]
 
 
@@ -59,10 +63,6 @@ CHARTS: dict[str, HelmChart] = {
     "prometheus": HelmChart(
         "prometheus", "29.27.0", "https://prometheus-community.github.io/helm-charts", METRICS_NAMESPACE,
         "prometheus-community/helm-charts charts/prometheus/Chart.yaml @cf408a29 (2026-08-22), Prometheus v3.14.0",
-    ),
-    "cluster-autoscaler": HelmChart(
-        "cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler", "kube-system",
-        "kubernetes/autoscaler gh-pages index.yaml (2026-07-21), Cluster Autoscaler 1.35.0",
     ),
     "nvidia-device-plugin": HelmChart(
         "nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin",
@@ -94,7 +94,20 @@ CHARTS: dict[str, HelmChart] = {
         "ROCm/gpu-operator gh-pages index.yaml (2026-07-21)",
     ),
 }  # fmt: skip
-"""Every chart a cluster may get, by add-on name."""
+"""Every chart a cluster may get, by add-on name (the Cluster Autoscaler's by Kubernetes version)."""
+
+_AUTOSCALER_INDEX = "kubernetes/autoscaler gh-pages index.yaml @be36214 (2026-07-26)"
+CLUSTER_AUTOSCALER_CHARTS: dict[str, HelmChart] = {
+    minor: HelmChart("cluster-autoscaler", chart, "https://kubernetes.github.io/autoscaler", "kube-system",
+                     f"{_AUTOSCALER_INDEX}: chart {chart}, Cluster Autoscaler {app}")
+    for minor, chart, app in (("1.33", "9.51.0", "1.33.0"), ("1.34", "9.52.0", "1.34.1"), ("1.35", "9.59.0", "1.35.0"))
+}  # fmt: skip
+"""The Cluster Autoscaler runs the minor version of the cluster it scales (its compatibility rule):
+the newest chart of each minor, by EKS version."""
+NEURON_SCHEDULER_IMAGES: dict[str, str] = {"1.33": "v1.33.13-eks-1-33-31"}
+"""The kube-scheduler (EKS Distro) the Neuron scheduler extension runs beside, by EKS version: the
+scheduler may not be older than the control plane by more than one minor, and the chart's default
+is 1.31. Source: aws/eks-distro docs/contents/releases/1-33/31/index.md @1788446 (2026-08-19)."""
 
 SYSTEM_NODES = {SYSTEM_POOL_LABEL: "system"}
 """Where the add-ons' controllers run: the untainted system pool of every cluster."""
@@ -128,6 +141,10 @@ class ClusterAddonsArgs:
     must tolerate."""
     leader_worker_sets: bool = False
     """Some model server's replicas span nodes: install the LeaderWorkerSet controller."""
+    kubernetes_version: str | None = None
+    """The cluster's minor version (EKS): picks the Cluster Autoscaler and the Neuron scheduler."""
+    kubernetes_version_secret: bool = False
+    """The version is a secret: what is chosen by it (a chart version, an image tag) is one too."""
 
 
 def accelerator_addons(cloud: Cloud, pools: tuple[AcceleratorPool, ...]) -> tuple[str, ...]:
@@ -169,6 +186,7 @@ class ClusterAddons(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         devices = accelerator_addons(args.cloud, args.pools)
+        check_versions(args.cloud, args.kubernetes_version, devices)
         super().__init__("tensorfleet:k8s:ClusterAddons", name, None, opts)
         values = _values(args)
         wanted = [
@@ -181,23 +199,51 @@ class ClusterAddons(pulumi.ComponentResource):
         self.releases = {}
         for addon in wanted:
             after = [self.releases["cert-manager"]] if addon == "amd-gpu-operator" else []
-            self.releases[addon] = _release(f"{name}-{addon}", addon, values[addon], self, after)
+            chart = CHARTS.get(addon) or CLUSTER_AUTOSCALER_CHARTS[args.kubernetes_version or ""]
+            by_version = addon == "cluster-autoscaler" or (addon == "neuron" and bool(args.kubernetes_version))
+            secret = args.kubernetes_version_secret and by_version
+            self.releases[addon] = _release(f"{name}-{addon}", addon, chart, values[addon], self, after, secret)
         self.register_outputs({})
 
 
+def check_versions(cloud: Cloud, kubernetes_version: str | None, devices: tuple[str, ...]) -> None:
+    """The version-matched add-ons exist for the cluster's Kubernetes version.
+
+    Raises:
+        ValueError: no pinned Cluster Autoscaler (EKS) or Neuron scheduler for that version.
+    """
+    if cloud != "aws":
+        return
+    if kubernetes_version not in CLUSTER_AUTOSCALER_CHARTS:
+        raise ValueError(
+            f"no Cluster Autoscaler is pinned for Kubernetes {kubernetes_version}; supported: "
+            f"{', '.join(CLUSTER_AUTOSCALER_CHARTS)}"
+        )
+    if "neuron" in devices and kubernetes_version not in NEURON_SCHEDULER_IMAGES:
+        raise ValueError(
+            f"no Neuron scheduler image is pinned for Kubernetes {kubernetes_version}; supported: "
+            f"{', '.join(NEURON_SCHEDULER_IMAGES)}"
+        )
+
+
 def _release(
-    name: str, addon: str, values: dict[str, Any], parent: pulumi.Resource, after: list[pulumi.Resource]
+    name: str,
+    addon: str,
+    chart: HelmChart,
+    values: dict[str, Any],
+    parent: pulumi.Resource,
+    after: list[pulumi.Resource],
+    secret: bool = False,
 ) -> k8s.helm.v3.Release:
-    chart = CHARTS[addon]
     return k8s.helm.v3.Release(
         name,
         name=addon,
         chart=chart.chart,
-        version=chart.version,
+        version=pulumi.Output.secret(chart.version) if secret else chart.version,
         repository_opts=None if chart.repo is None else k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
         namespace=chart.namespace,
         create_namespace=True,
-        values=values,
+        values=pulumi.Output.secret(values) if secret else values,
         # A failed install or upgrade rolls back rather than leaving a half-made add-on.
         atomic=True,
         cleanup_on_fail=True,
@@ -279,7 +325,12 @@ def _values(args: ClusterAddonsArgs) -> dict[str, dict[str, Any]]:
             "scheduler": {
                 "enabled": True,
                 **_on_system_pool(),
-                "customScheduler": {"enabled": True, "fullnameOverride": NEURON_SCHEDULER, **_on_system_pool()},
+                "customScheduler": {
+                    "enabled": True,
+                    "fullnameOverride": NEURON_SCHEDULER,
+                    "image": {"tag": NEURON_SCHEDULER_IMAGES.get(args.kubernetes_version or "", "")},
+                    **_on_system_pool(),
+                },
             },
         },
         "lws": _on_system_pool(),

@@ -10,8 +10,10 @@ import pulumi_aws as aws
 
 from components.aws import AwsRegionFleet, AwsRegionFleetArgs, ExistingNetwork, NodeGroupSpec
 from components.aws.kms import RegionKey, RegionKeyArgs
+from components.aws.nodegroup import NEURON_CHIPS
 from components.budget.aws import AwsBudgets, AwsBudgetsArgs
 from components.fleet.pool import with_takeover
+from components.k8s.addons import check_versions
 from components.naming import email_key, principal_key
 from regions.catalog import Catalog
 from regions.placement import FleetPlan, StagePlacement
@@ -67,6 +69,11 @@ def _aws_layout(plan: FleetPlan, config: StackConfig, catalog: Catalog) -> _AwsL
         return None
     settings = _require_aws(config)
     _check_region_keys(settings, catalog)
+    neuron = any(r.choice.option.offering.accelerator in NEURON_CHIPS for rows in by_region.values() for r in rows)
+    try:
+        check_versions("aws", settings.kubernetes_version, ("neuron",) if neuron else ())
+    except ValueError as exc:
+        raise FleetConfigError(f"tensorfleet:aws.kubernetes_version: {exc}") from None
     return _AwsLayout(
         settings=settings,
         rows_by_region=by_region,
@@ -194,6 +201,7 @@ def _aws_fleet(
             ClusterTarget(
                 cloud="aws", region=region, cluster_name=fleet.cluster_name, kubeconfig=fleet.kubeconfig,
                 rows=tuple(rows), identities=fleet.workload_identities, gpu_driver="cloud",
+                kubernetes_version=settings.kubernetes_version, kubernetes_version_secret=config.is_secret("aws"),
                 artifacts=pulumi.Output.concat("s3://", fleet.artifact_bucket, "/"),
                 fleet=fleet, system_pool=fleet.system_pool,
             )

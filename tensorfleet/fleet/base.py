@@ -56,6 +56,11 @@ class ClusterTarget:
     """Per workload placed on the cluster: how its service account takes on its cloud identity."""
     gpu_driver: Literal["cloud", "operator"]
     """Who installs the NVIDIA driver on the cluster's GPU pools."""
+    kubernetes_version: str | None = None
+    """The cluster's minor version where the add-ons depend on it (EKS); None where the cloud keeps
+    the cluster on a release channel (GKE, AKS)."""
+    kubernetes_version_secret: bool = False
+    """The version's config key is a secret."""
     artifacts: pulumi.Input[str]
     """The region's artifact storage as a URI prefix servers read (``s3://<bucket>/``,
     ``gs://<bucket>/``, ``as://<account>/artifacts/``); a workload's own prefix follows it."""

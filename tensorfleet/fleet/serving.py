@@ -66,6 +66,8 @@ def serve_cluster(target: ClusterTarget, plan: FleetPlan) -> KubernetesLayer:
                 pools=tuple(_pool(row, target.gpu_driver) for row in target.rows),
                 extra_tolerations=(AKS_SPOT,) if spot_on_aks else (),
                 leader_worker_sets=any(s.multi_node for s in servers),
+                kubernetes_version=target.kubernetes_version,
+                kubernetes_version_secret=target.kubernetes_version_secret,
             ),
             tenants=tuple(
                 TenantNamespaceArgs(

@@ -48,7 +48,7 @@ def _config(plain_run) -> dict[str, Any]:
         "workloads": WORKLOADS,
         "aws": {
             "account_id": ACCOUNT,
-            "kubernetes_version": "1.32",
+            "kubernetes_version": "1.34",  # not the default, so that a leak would show
             "vpc_cidr": VPC_CIDR,
             "public_access_cidrs": [PUBLIC_CIDR],
             "admin_principal_arns": ADMINS,
@@ -171,3 +171,17 @@ def test_region_codes_and_graph_shaping_values_stay_plain(runs):
         assert rpc.is_rpc_secret(cluster["vpcConfig"])
         assert rpc.unwrap_rpc_secret(cluster["vpcConfig"])["endpointPublicAccess"] is True
         assert cluster["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+
+
+def test_what_a_secret_kubernetes_version_chooses_is_a_secret_too(runs):
+    """The Cluster Autoscaler's chart follows the cluster's minor version: with tensorfleet:aws
+    secret, its chart version and values are secrets, while other add-ons stay readable."""
+    _, clear, secret = runs
+    releases = [r for r in _inputs(secret, "kubernetes:helm.sh/v3:Release")]
+    autoscalers = [r for r in releases if r["name"] == "cluster-autoscaler"]
+    assert autoscalers and all(rpc.is_rpc_secret(r["version"]) for r in autoscalers)
+    assert _secrets(autoscalers[0]["version"]) == ["9.52.0"]  # the chart of Kubernetes 1.34
+    keda = next(r for r in releases if r["name"] == "keda")
+    assert not rpc.is_rpc_secret(keda["version"])
+    plain = next(r for r in _inputs(clear, "kubernetes:helm.sh/v3:Release") if r["name"] == "cluster-autoscaler")
+    assert plain["version"] == "9.52.0"

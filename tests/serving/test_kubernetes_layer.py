@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from components.aws.policies import CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, cluster_autoscaler_policy
-from components.k8s.addons import CHARTS, AcceleratorPool, accelerator_addons
+from components.k8s.addons import CHARTS, CLUSTER_AUTOSCALER_CHARTS, AcceleratorPool, accelerator_addons
 from components.serving.manifests import PROMETHEUS_URL
 from tensorfleet.report import SECRET_PLACEHOLDER, build_plan
 from tests.conftest import ENVIRONMENTS, example_run
@@ -93,7 +93,7 @@ def test_every_cluster_gets_a_kubernetes_layer_with_its_add_ons(stack):
         nvidia_plugin = cloud in ("aws", "azure") and not any(f.startswith("TPU") for f in families)
         assert ("nvidia-device-plugin" in releases) == nvidia_plugin, (cloud, region, sorted(releases))
         for name, release in releases.items():
-            chart = CHARTS[name]
+            chart = CLUSTER_AUTOSCALER_CHARTS["1.33"] if name == "cluster-autoscaler" else CHARTS[name]
             assert release["inputs"]["version"] == chart.version and release["inputs"]["chart"] == chart.chart
             assert release["inputs"]["namespace"] == chart.namespace
             assert release["inputs"]["atomic"] is True
@@ -328,3 +328,18 @@ def test_a_measured_model_runs_in_the_server_its_profile_names():
         if p["inputs"]["metadata"]["name"] == name and p["region"] == "us-east4"
     ]  # fmt: skip
     assert [p["port"] for p in policy["inputs"]["spec"]["ingress"][0]["ports"]] == [8000, 8002]
+
+
+def test_version_matched_add_ons_follow_the_clusters_kubernetes_minor():
+    from components.k8s.addons import NEURON_SCHEDULER_IMAGES, check_versions
+
+    (autoscaler,) = [r for r in _resources("dev", RELEASE) if r["inputs"]["name"] == "cluster-autoscaler"]
+    assert autoscaler["inputs"]["version"] == CLUSTER_AUTOSCALER_CHARTS["1.33"].version == "9.51.0"
+    assert "Cluster Autoscaler 1.33" in CLUSTER_AUTOSCALER_CHARTS["1.33"].source
+    assert NEURON_SCHEDULER_IMAGES["1.33"].startswith("v1.33.")
+    check_versions("aws", "1.33", ("neuron",))
+    check_versions("gcp", None, ())  # GKE and AKS keep their clusters on a channel
+    with pytest.raises(ValueError, match=r"no Neuron scheduler image is pinned for Kubernetes 1\.34"):
+        check_versions("aws", "1.34", ("neuron",))
+    with pytest.raises(ValueError, match=r"no Cluster Autoscaler is pinned for Kubernetes 1\.29"):
+        check_versions("aws", "1.29", ())
