@@ -5,7 +5,6 @@ and are not judged here."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from components.serving.images import image_problem
 from props import get
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -34,7 +34,6 @@ QUOTA = "kubernetes:core/v1:ResourceQuota"
 ACCELERATOR_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu", "aws.amazon.com/neuron", "aws.amazon.com/neuroncore",
                          "google.com/tpu")  # fmt: skip
 """Extended resources of accelerators: a pod requesting one holds capacity a drain must respect."""
-_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
 def pod_templates(resource_type: str, props: Any) -> list[Mapping[str, Any]]:
@@ -142,16 +141,6 @@ def validate_accelerator_quota(args: StackValidationArgs, report_violation: Repo
                 "ResourceQuota on it: nothing bounds what the tenant may take of the fleet",
                 resource.urn,
             )
-
-
-def image_problem(image: str) -> str | None:
-    """Why an image reference is not pinned (no tag, or ``latest``); None if it names a version."""
-    if _DIGEST.search(image):
-        return None
-    name = image.rsplit("/", 1)[-1]  # a registry host may carry a port: only the last part has the tag
-    if ":" not in name:
-        return "has no tag (it means latest)"
-    return "is tagged latest" if name.rsplit(":", 1)[1] == "latest" else None
 
 
 def validate_pinned_images(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -178,10 +178,9 @@ class ServerContainer(_Model):
     @field_validator("image")
     @classmethod
     def _pinned(cls, image: str) -> str:
-        if "@sha256:" in image:
-            return image
-        name = image.rsplit("/", 1)[-1]
-        if ":" not in name or name.rsplit(":", 1)[1] == "latest":
+        from components.serving.images import image_problem
+
+        if image_problem(image):
             raise ValueError(f"must name a version (a tag other than latest, or a digest), got {image!r}")
         return image
 

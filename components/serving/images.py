@@ -6,6 +6,7 @@ reviewed change. Read 2026-11 from stored copies of the sources named.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,6 +17,7 @@ __all__ = [
     "Family",
     "ServerImage",
     "family_of",
+    "image_problem",
     "server_image",
 ]
 
@@ -88,3 +90,17 @@ def family_of(accelerator: str) -> Family:
 def server_image(accelerator: str) -> ServerImage:
     """The model-server image for a catalog accelerator."""
     return SERVER_IMAGES[family_of(accelerator)]
+
+
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def image_problem(image: str) -> str | None:
+    """Why an image reference is not pinned (no tag, or ``latest``); None if it names a version: the
+    one rule the profile's server image and the pack's ``pinned-images`` both apply."""
+    if _DIGEST.search(image):
+        return None
+    name = image.rsplit("/", 1)[-1]  # a registry host may carry a port: only the last part has the tag
+    if ":" not in name:
+        return "has no tag (it means latest)"
+    return "is tagged latest" if name.rsplit(":", 1)[1] == "latest" else None

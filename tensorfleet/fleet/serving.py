@@ -9,6 +9,7 @@ from typing import Literal
 
 import pulumi
 
+from components.azure.agentpool import SPOT_TAINT
 from components.fleet.identity import WorkloadIdentity
 from components.gcp.accelerators import TPU_GENERATIONS, tpu_machine
 from components.k8s.addons import AcceleratorPool, ClusterAddonsArgs, Vendor
@@ -27,7 +28,7 @@ __all__ = ["AKS_SPOT", "INSTANCE_TYPE_LABEL", "node_instance_type", "serve_clust
 
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 """The well-known label every cloud's kubelet sets to the node's machine type."""
-AKS_SPOT = Toleration("kubernetes.azure.com/scalesetpriority", "spot")
+AKS_SPOT = Toleration(*SPOT_TAINT.split(":")[0].split("="))
 """The taint AKS puts on spot pools."""
 KV_CACHE_DTYPES = {"bf16": "auto", "fp8": "fp8"}
 """The profile's KV-cache precision as vLLM's ``--kv-cache-dtype`` (``auto``: the model's own)."""
