@@ -22,6 +22,7 @@ __all__ = [
     "Catalog",
     "Cloud",
     "ExcludedRow",
+    "MigProfile",
     "Offering",
     "Region",
     "UnknownName",
@@ -149,6 +150,21 @@ class Offering:
 
 
 @dataclass(frozen=True, slots=True)
+class MigProfile:
+    """One Multi-Instance GPU profile: the share of a GPU's memory (with its bandwidth: a memory
+    slice includes its memory controllers) and of its SMs that one instance gets."""
+
+    accelerator: str
+    name: str
+    """NVIDIA's profile name, e.g. ``1g.10gb``."""
+    compute_slices: int
+    memory_fraction: float
+    compute_fraction: float
+    instances_per_gpu: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExcludedRow:
     """A catalog row that cannot be placed, with the reason (kept so that nothing vanishes silently)."""
 
@@ -173,6 +189,9 @@ class Catalog:
     node_networks: dict[tuple[str, str], float] = field(default_factory=dict)
     """Documented node-to-node network bandwidth, Gbit/s, per (cloud, instance type)
     (``node_networks.csv``): only these nodes may host a replica that spans nodes."""
+    mig_profiles: dict[tuple[str, int], MigProfile] = field(default_factory=dict)
+    """The MIG instance of each GPU that offers one, per (accelerator, compute slices)
+    (``mig_profiles.csv``)."""
 
     def region(self, cloud: str, code: str) -> Region:
         """Returns a region or raises UnknownName naming the closest known codes."""
@@ -244,7 +263,40 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
         excluded=tuple(excluded),
         zones={**region_zones, **_gcp_region_zones(offerings)},
         node_networks=_read_node_networks(data_dir / "node_networks.csv"),
+        mig_profiles=_read_mig_profiles(data_dir / "mig_profiles.csv", specs),
     )
+
+
+def _read_mig_profiles(path: Path, specs: dict[str, AcceleratorSpec]) -> dict[tuple[str, int], MigProfile]:
+    profiles: dict[tuple[str, int], MigProfile] = {}
+    for line, row in _rows(path):
+        if row["accelerator"] not in specs:
+            raise ValueError(f"{path.name} line {line}: accelerator {row['accelerator']!r} has no row in "
+                             "accelerator_specs.csv")  # fmt: skip
+        slices = int(_num(row, "compute_slices", path.name, line))
+        profile = MigProfile(
+            accelerator=row["accelerator"],
+            name=row["profile"],
+            compute_slices=slices,
+            memory_fraction=_fraction(row, "memory_fraction", path.name, line),
+            compute_fraction=_fraction(row, "sm_fraction", path.name, line),
+            instances_per_gpu=int(_num(row, "instances_per_gpu", path.name, line)),
+            source=row["source"],
+        )
+        if not re.fullmatch(rf"{slices}g\.\d+gb", profile.name) or profile.instances_per_gpu < 2:
+            raise ValueError(
+                f"{path.name} line {line}: profile {profile.name!r} with {profile.instances_per_gpu} instance(s); "
+                f"expected a {slices}g.<memory>gb profile that several replicas share"
+            )
+        profiles[(profile.accelerator, slices)] = profile
+    return profiles
+
+
+def _fraction(row: dict[str, str], column: str, file: str, line: int) -> float:
+    numerator, _, denominator = row[column].partition("/")
+    if not (numerator.isdigit() and denominator.isdigit() and 0 < int(numerator) <= int(denominator)):
+        raise ValueError(f"{file} line {line}: column {column!r} is {row[column]!r}; expected a fraction such as 1/8")
+    return int(numerator) / int(denominator)
 
 
 def _read_node_networks(path: Path) -> dict[tuple[str, str], float]:

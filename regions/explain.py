@@ -73,6 +73,13 @@ def _replica_shape(point: OperatingPoint) -> str:
             f"runs one replica across {point.nodes_per_replica} nodes ({point.tensor_parallel}-way tensor parallel "
             f"on each, {point.nodes_per_replica} pipeline stages)"
         )
+    if point.mig_profile is not None:
+        return (
+            f"runs {point.replicas_per_node} replica(s), each on a MIG {point.mig_profile} instance "
+            f"({point.replicas_per_accelerator} per GPU)"
+        )
+    if point.replicas_per_accelerator > 1:
+        return f"runs {point.replicas_per_node} replica(s), {point.replicas_per_accelerator} time-slicing each GPU"
     return f"runs {point.replicas_per_node} replica(s) of {point.accelerators_per_replica} accelerator(s)"
 
 

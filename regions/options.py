@@ -18,7 +18,13 @@ from regions.pricing import HOURS_PER_MONTH, node_hourly_usd, node_monthly_usd
 from regions.quotas import quota_index
 from regions.residency import expand_residency
 from regions.settings import CapacityType, PlacementSettings, carbon_counts
-from regions.sizing import OperatingPoint, llm_operating_points, measured_operating_points
+from regions.sizing import (
+    OperatingPoint,
+    gpu_share,
+    llm_operating_points,
+    measured_operating_points,
+    shared_operating_points,
+)
 from workloads.profiles import CascadeStage, LlmModel, MeasuredModel, WorkloadProfile, weights_gb
 
 __all__ = [
@@ -256,6 +262,12 @@ def stage_points(
         spec = catalog.spec(accelerator)
         if spec is None:
             return []
+        if model.gpu_sharing is not None:
+            slices = None if model.gpu_sharing.mig is None else int(model.gpu_sharing.mig[0])
+            share = gpu_share(model.gpu_sharing, spec, catalog.mig_profiles.get((accelerator, slices or 0)))
+            if share is None:
+                return []
+            return list(shared_operating_points(model, profile.slo, spec, count, share, settings.sizing))
         return list(llm_operating_points(model, profile.slo, spec, count, settings.sizing, node_network_gbps))
     if isinstance(model, MeasuredModel):
         found: list[OperatingPoint] = []

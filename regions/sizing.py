@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass, replace
 
 from regions.calibration import CHIP_FAMILIES, FP8_FAMILIES, efficiency_of, hardware_of, link_of
-from regions.catalog import AcceleratorSpec
+from regions.catalog import AcceleratorSpec, MigProfile
 from regions.performance import (
     KV_BYTES,
     WEIGHT_BYTES,
@@ -40,13 +40,15 @@ from regions.performance import (
     pipelined,
     serve,
 )
-from workloads.profiles import LlmModel, MeasuredThroughput, Slo
+from workloads.profiles import GpuSharing, LlmModel, MeasuredThroughput, Slo
 
 __all__ = [
     "BYTES_PER_PARAM",
     "UTILISATIONS",
+    "GpuShare",
     "OperatingPoint",
     "SizingAssumptions",
+    "gpu_share",
     "kv_cache_bytes_per_token",
     "llm_operating_points",
     "measured_operating_points",
@@ -55,6 +57,7 @@ __all__ = [
     "replica_memory_bytes",
     "replica_widths",
     "sequence_bytes",
+    "shared_operating_points",
 ]
 
 BYTES_PER_PARAM = {"bf16": WEIGHT_BYTES["bf16"], "fp8": WEIGHT_BYTES["fp8"], "int8": WEIGHT_BYTES["int8"],
@@ -104,6 +107,10 @@ class OperatingPoint:
     """Share of the replica's capacity in use at peak."""
     nodes_per_replica: int = 1
     """Nodes one replica spans: pipeline stages, each tensor parallel over a whole node."""
+    replicas_per_accelerator: int = 1
+    """Replicas that share one accelerator (MIG instances or time slices); 1 when each owns chips."""
+    mig_profile: str | None = None
+    """The MIG instance each replica runs on (``1g.10gb``); None for whole chips or time slices."""
 
     @property
     def per_node(self) -> float:
@@ -119,6 +126,67 @@ class OperatingPoint:
     def node_rps(self) -> float:
         """Requests per second one node sustains."""
         return self.replica_rps * self.per_node
+
+
+@dataclass(frozen=True, slots=True)
+class GpuShare:
+    """What one replica gets of a shared GPU, and how many replicas one GPU holds."""
+
+    replicas_per_gpu: int
+    memory: float
+    """Share of the GPU's memory."""
+    bandwidth: float
+    """Share of its memory bandwidth."""
+    compute: float
+    """Share of its compute (SMs, or time)."""
+    mig_profile: str | None = None
+    """NVIDIA's name of the MIG instance; None for time slices."""
+
+    def of(self, spec: AcceleratorSpec) -> AcceleratorSpec:
+        """The spec of one share: the same chip (and calibration) with its share of each peak."""
+        fp8 = spec.fp8_int8_tflops
+        return replace(
+            spec,
+            memory_gib=spec.memory_gib * self.memory,
+            memory_bandwidth_gbps=spec.memory_bandwidth_gbps * self.bandwidth,
+            bf16_tflops=spec.bf16_tflops * self.compute,
+            fp8_int8_tflops=None if fp8 is None else fp8 * self.compute,
+        )
+
+
+def gpu_share(sharing: GpuSharing, spec: AcceleratorSpec, mig: MigProfile | None) -> GpuShare | None:
+    """A replica's share of one ``spec`` GPU under the profile's sharing; None where the GPU cannot
+    be shared that way.
+
+    MIG: the profile's fractions (NVIDIA's table; a memory slice carries its share of the memory
+    controllers, so bandwidth follows memory). Time slicing: replicas take equal turns, each with
+    an equal share of memory (nothing isolates it, so the server is told its share) — a stated model
+    that charges nothing for switching between them.
+    """
+    if spec.vendor != "NVIDIA":
+        return None
+    if sharing.mig is not None:
+        if mig is None:
+            return None
+        return GpuShare(mig.instances_per_gpu, mig.memory_fraction, mig.memory_fraction, mig.compute_fraction, mig.name)
+    turns = sharing.time_slicing or 1
+    return GpuShare(turns, 1 / turns, 1 / turns, 1 / turns)
+
+
+def shared_operating_points(
+    model: LlmModel, slo: Slo, spec: AcceleratorSpec, accelerators_per_node: int, share: GpuShare,
+    assumptions: SizingAssumptions,
+) -> tuple[OperatingPoint, ...]:  # fmt: skip
+    """Every point within the SLO of replicas that each run on one share of a GPU: a one-chip replica
+    sized on the share, ``replicas_per_gpu`` of them on every GPU of the node (no tensor parallelism
+    across shares, no pipeline: a shared GPU serves models that fit one share)."""
+    points = llm_operating_points(model, slo, share.of(spec), 1, assumptions)
+    per_node = accelerators_per_node * share.replicas_per_gpu
+    return tuple(
+        replace(p, replicas_per_node=per_node, replicas_per_accelerator=share.replicas_per_gpu,
+                mig_profile=share.mig_profile)
+        for p in points
+    )  # fmt: skip
 
 
 def model_shape(model: LlmModel, spec: AcceleratorSpec) -> ModelShape:
@@ -225,7 +293,10 @@ class _Targets:
     tpot_ms: float | None
 
 
-def _loaded(state: Serving, batch: int, slo: _Targets, **shape: int) -> list[OperatingPoint]:
+def _loaded(
+    state: Serving, batch: int, slo: _Targets, *, accelerators_per_replica: int, replicas_per_node: int,
+    nodes_per_replica: int = 1,
+) -> list[OperatingPoint]:  # fmt: skip
     """The points of one replica state at each peak load whose p95 (queueing included) meets the SLO.
     ``batch`` is how many requests the replica runs at once (every stage's, when pipelined)."""
     points = []
@@ -240,7 +311,8 @@ def _loaded(state: Serving, batch: int, slo: _Targets, **shape: int) -> list[Ope
         points.append(
             OperatingPoint(
                 batch=batch, service_ms=service, replica_rps=rate, ttft_ms=ttft, tpot_ms=state.tpot_s * 1000,
-                e2e_ms=e2e, utilisation=share, **shape,
+                e2e_ms=e2e, utilisation=share, accelerators_per_replica=accelerators_per_replica,
+                replicas_per_node=replicas_per_node, nodes_per_replica=nodes_per_replica,
             )
         )  # fmt: skip
     return points

@@ -89,7 +89,13 @@ def _placement(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "monthly_kgco2": inputs.get("monthlyKgco2"),
         "reason": inputs["reason"],
         **({"takeover_nodes": int(inputs["takeoverNodes"])} if inputs.get("takeoverNodes") else {}),
+        **({"gpu_sharing": _gpu_sharing(inputs["gpuSharing"])} if inputs.get("gpuSharing") else {}),
     }
+
+
+def _gpu_sharing(sharing: Mapping[str, Any]) -> dict[str, Any]:
+    mig = sharing.get("migProfile")
+    return {"replicas_per_gpu": int(sharing["replicasPerGpu"]), **({"mig_profile": mig} if mig else {})}
 
 
 def _location(reg: Registration, by_urn: Mapping[str, Registration]) -> tuple[str | None, str | None]:

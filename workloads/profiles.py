@@ -27,6 +27,7 @@ __all__ = [
     "CascadeStage",
     "Compliance",
     "ExternalModel",
+    "GpuSharing",
     "LlmModel",
     "MeasuredModel",
     "MeasuredThroughput",
@@ -92,6 +93,34 @@ class _Model(BaseModel):
     )
 
 
+class GpuSharing(_Model):
+    """Replicas that share one GPU instead of owning whole ones (small models, many tenants).
+
+    Exactly one of ``mig`` and ``time_slicing``. Either way a replica gets a share of the GPU's
+    memory, bandwidth and compute, so a node serves more replicas of less each: the planner sizes
+    a replica on its share.
+    """
+
+    mig: Literal["1g", "2g", "3g"] | None = None
+    """Multi-Instance GPU: every GPU of the node split into isolated instances of this many compute
+    slices (of 7): ``1g`` = 7 per GPU (1/8 of the memory each), ``2g`` = 3 (2/8), ``3g`` = 2 (4/8).
+    NVIDIA A100, H100, H200 and B200 only."""
+    time_slicing: Annotated[int, Field(ge=2, le=48)] | None = None
+    """Replicas that take turns on one GPU, with no memory or fault isolation; each gets an equal
+    share of its memory, bandwidth and compute. 2 to 48 (GKE's limit). Any NVIDIA GPU."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Self:
+        if (self.mig is None) == (self.time_slicing is None):
+            raise ValueError("set exactly one of 'mig' and 'time_slicing'")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How the plan and the pool labels name the sharing: ``mig-1g`` or ``time-slicing-4``."""
+        return f"mig-{self.mig}" if self.mig is not None else f"time-slicing-{self.time_slicing}"
+
+
 class LlmModel(_Model):
     """A transformer served token by token; sized by the calibrated model in regions/performance.py."""
 
@@ -118,6 +147,9 @@ class LlmModel(_Model):
     46.7). Default: all of them (a dense model)."""
     kv_cache_dtype: Literal["bf16", "fp8"] = "bf16"
     """Element type of the KV cache; fp8 halves it (vLLM ``--kv-cache-dtype fp8``). Default: bf16."""
+    gpu_sharing: GpuSharing | None = None
+    """Run each replica on a share of one NVIDIA GPU (MIG instance or time slice). Default: replicas
+    own whole accelerators."""
 
     @model_validator(mode="after")
     def _active_within_total(self) -> Self:

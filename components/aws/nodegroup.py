@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 
 import pulumi
 import pulumi_aws as aws
 
 from components.fleet.labels import GPU_DRIVER_LABEL, SYSTEM_POOL_LABEL
+from components.fleet.pool import DEVICE_PLUGIN_CONFIG_LABEL, GpuSlices
 from regions.footprint import ROOT_DISK_GIB, SYSTEM_DISK_GIB, SYSTEM_MACHINE_TYPES, SYSTEM_NODES
 
 __all__ = [
@@ -17,6 +21,7 @@ __all__ = [
     "SystemNodeGroupArgs",
     "ami_type",
     "capacity_type",
+    "mig_user_data",
     "taint_key",
 ]
 
@@ -76,6 +81,9 @@ class AcceleratorNodeGroupArgs:
     compact: bool = False
     """Launch the nodes into a cluster placement group (a model replica spans them). The caller
     gives subnets of one zone, as a cluster placement group lives in one. Default: no."""
+    gpu_slices: GpuSlices | None = None
+    """Replicas share each GPU: MIG instances the nodes create at boot, or device-plugin time slices.
+    Default: none."""
     disk_size_gib: int = ROOT_DISK_GIB
     """Root volume (gp3) size: container images of model servers are large. Default: the size the
     planner prices (``regions.footprint.ROOT_DISK_GIB``)."""
@@ -94,13 +102,23 @@ class AcceleratorNodeGroup(pulumi.ComponentResource):
         tags = {**args.tags, "workload": args.workload, "tenant": args.tenant}
         if args.accelerator in NEURON_CHIPS and args.accelerator_count:
             tags[f"{AUTOSCALER_TEMPLATE}/resources/{NEURON_TAINT}"] = str(args.accelerator_count)
+        slices = args.gpu_slices
+        if slices is not None and args.accelerator_count:
+            # A node offers a GPU per share, not per chip: the autoscaler must not size from the chips.
+            tags[f"{AUTOSCALER_TEMPLATE}/resources/{NVIDIA_TAINT}"] = str(
+                args.accelerator_count * slices.replicas_per_gpu
+            )
+            tags[f"{AUTOSCALER_TEMPLATE}/label/{DEVICE_PLUGIN_CONFIG_LABEL}"] = slices.device_plugin_config
         block = args.capacity_reservation_id
         placement = (
             aws.ec2.PlacementGroup(f"{name}-placement", strategy="cluster", tags=tags, opts=child)
             if args.compact
             else None
         )
-        template = _launch_template(f"{name}-lt", args.key_arn, args.disk_size_gib, tags, block, child, placement)
+        user_data = mig_user_data(slices) if slices is not None and slices.mig_profile is not None else None
+        template = _launch_template(
+            f"{name}-lt", args.key_arn, args.disk_size_gib, tags, block, child, placement, user_data
+        )
         labels = {
             "tensorfleet.io/accelerator": args.accelerator.replace(" ", "-"),
             "tensorfleet.io/workload": args.workload,
@@ -109,6 +127,8 @@ class AcceleratorNodeGroup(pulumi.ComponentResource):
         if args.accelerator not in NEURON_CHIPS:
             # The EKS-optimised NVIDIA AMI ships the driver: the serving layer must not install one.
             labels[GPU_DRIVER_LABEL] = "cloud"
+        if slices is not None:
+            labels[DEVICE_PLUGIN_CONFIG_LABEL] = slices.device_plugin_config
         group = aws.eks.NodeGroup(
             f"{name}-ng",
             cluster_name=args.cluster_name,
@@ -185,9 +205,11 @@ def _launch_template(
     block: pulumi.Input[str] | None,
     opts: pulumi.ResourceOptions,
     placement: aws.ec2.PlacementGroup | None = None,
+    user_data: str | None = None,
 ) -> aws.ec2.LaunchTemplate:
     """Nodes' launch template: a CMK-encrypted gp3 root volume, IMDSv2 only, the group's tags on
-    instances and volumes, the Capacity Block when one is reserved, the placement group if any."""
+    instances and volumes, the Capacity Block when one is reserved, the placement group if any, and
+    user data (MIME, merged by EKS with its own node configuration) when the nodes need it."""
 
     return aws.ec2.LaunchTemplate(
         name,
@@ -219,12 +241,63 @@ def _launch_template(
             )
         ),
         placement=None if placement is None else aws.ec2.LaunchTemplatePlacementArgs(group_name=placement.name),
+        user_data=None if user_data is None else base64.b64encode(user_data.encode()).decode(),
         tag_specifications=[
             aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags) for kind in ("instance", "volume")
         ],
         tags=tags,
         opts=opts,
     )
+
+
+MIG_UNIT = "tensorfleet-mig.service"
+
+
+def mig_user_data(slices: GpuSlices) -> str:
+    """User data that splits every GPU into the pool's MIG instances on every boot, before the
+    kubelet starts: MIG instances do not survive a reboot, so a systemd unit (ordered before the
+    kubelet) recreates them, and the script starts it on the first boot. Enabling MIG mode may
+    leave it pending until the GPU is reset, which nothing holds at boot."""
+    profile = slices.mig_profile
+    if profile is None:
+        raise ValueError("MIG user data for a pool without a MIG profile")
+    instances = ",".join([profile] * slices.replicas_per_gpu)
+    script = f"""#!/bin/bash
+# Every GPU of this node as {slices.replicas_per_gpu} MIG instances of {profile} (tensorfleet).
+set -euo pipefail
+nvidia-smi -mig 1
+if nvidia-smi --query-gpu=mig.mode.current --format=csv,noheader | grep -q Disabled; then
+  nvidia-smi --gpu-reset
+fi
+nvidia-smi mig -dci || true
+nvidia-smi mig -dgi || true
+nvidia-smi mig -cgi {instances} -C
+"""
+    unit = """[Unit]
+Description=Split the GPUs into MIG instances before the kubelet starts
+Before=kubelet.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/tensorfleet-mig
+
+[Install]
+WantedBy=multi-user.target
+"""
+    boot = f"""#!/bin/bash
+set -euo pipefail
+cat > /usr/local/sbin/tensorfleet-mig <<'SCRIPT'
+{script}SCRIPT
+chmod 0755 /usr/local/sbin/tensorfleet-mig
+cat > /etc/systemd/system/{MIG_UNIT} <<'UNIT'
+{unit}UNIT
+systemctl daemon-reload
+systemctl enable --now {MIG_UNIT}
+"""
+    message = MIMEMultipart(boundary="==TENSORFLEET==")
+    message.attach(MIMEText(boot, "x-shellscript"))
+    return message.as_string()
 
 
 def _validate(args: AcceleratorNodeGroupArgs) -> None:
@@ -243,5 +316,7 @@ def _validate(args: AcceleratorNodeGroupArgs) -> None:
         problems.append({"property_path": "capacity_reservation_id", "reason": "a capacity block is not spot capacity"})
     if not args.subnet_ids:
         problems.append({"property_path": "subnet_ids", "reason": "no subnet in a zone that offers the instance type"})
+    if args.gpu_slices is not None and args.accelerator in NEURON_CHIPS:
+        problems.append({"property_path": "gpu_slices", "reason": "Neuron devices are not shared"})
     if problems:
         raise pulumi.InputPropertiesError("AcceleratorNodeGroup inputs are invalid", errors=problems)

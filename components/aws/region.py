@@ -164,6 +164,7 @@ class AwsRegionFleet(pulumi.ComponentResource):
                     capacity_reservation_id=spec.capacity_reservation_id,
                     accelerator_count=spec.accelerator_count,
                     compact=spec.compact,
+                    gpu_slices=spec.gpu_slices,
                     tags=args.tags,
                 ),
                 child,

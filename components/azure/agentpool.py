@@ -11,6 +11,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components.fleet.labels import GPU_DRIVER_LABEL
+from components.fleet.pool import DEVICE_PLUGIN_CONFIG_LABEL, MIG_CONFIG_LABEL, GpuSlices
 from components.naming import digest_key
 from components.serving.images import family_of
 from regions.footprint import AKS_OS_DISK_GIB
@@ -25,9 +26,10 @@ __all__ = [
 ]
 
 MIG_PROFILES = ("MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g")
-"""AKS's GPU instance profiles (the ``gpuInstanceProfile`` values of the 2025-09-01 API)."""
+"""AKS's GPU instance profiles (the ``gpuInstanceProfile`` values of the 2025-09-01 API). AKS makes
+every GPU the most instances of that many compute slices (``MIG1g``: 7 of ``1g.10gb`` on an H100)."""
 MIG_ACCELERATORS = frozenset({"A100", "A100-80GB", "A100-80GB-PCIe", "H100", "H100-NVL", "H200"})
-"""Accelerators with Multi-Instance GPU, per NVIDIA's MIG user guide (Ampere A100 and Hopper)."""
+"""Accelerators with Multi-Instance GPU that AKS partitions (its docs: A100, H100 and H200 sizes)."""
 SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
 """The taint AKS puts on every spot pool; stated so that it is reviewed, not discovered."""
 
@@ -56,8 +58,10 @@ class AksAgentPoolArgs:
     subnet_id: pulumi.Input[str]
     driver: Literal["cloud", "operator"] = "cloud"
     """Who installs the GPU driver: AKS (``cloud``, NVIDIA only) or the serving layer's operator."""
-    mig_profile: str | None = None
-    """MIG partitioning of every GPU (``MIG1g`` … ``MIG7g``), only on sizes with MIG-capable GPUs."""
+    gpu_slices: GpuSlices | None = None
+    """Replicas share each GPU. MIG: AKS partitions the GPUs (``gpuInstanceProfile``) where it
+    installs the driver, the GPU operator's MIG manager where the operator does; time slices: the
+    device plugin's configuration for the pool. Only NVIDIA GPUs, MIG only on sizes that have it."""
     proximity_placement_group_id: pulumi.Input[str] | None = None
     """A proximity placement group for nodes a model replica spans (set only at creation)."""
     takeover: bool = False
@@ -101,13 +105,14 @@ class AksAgentPool(pulumi.ComponentResource):
             enable_node_public_ip=False,
             vnet_subnet_id=args.subnet_id,
             gpu_profile=azure_native.containerservice.GPUProfileArgs(driver="Install" if driver == "cloud" else "None"),
-            gpu_instance_profile=args.mig_profile,
+            gpu_instance_profile=_instance_profile(args.gpu_slices) if driver == "cloud" else None,
             proximity_placement_group_id=args.proximity_placement_group_id,
             node_labels={
                 "tensorfleet.io/accelerator": args.accelerator.replace(" ", "-"),
                 "tensorfleet.io/workload": args.workload,
                 "tensorfleet.io/tenant": args.tenant,
                 GPU_DRIVER_LABEL: driver,
+                **_sharing_labels(args.gpu_slices, driver),
             },
             node_taints=taints,
             # AKS refuses surge settings on spot pools (their nodes are replaced as evicted).
@@ -120,6 +125,21 @@ class AksAgentPool(pulumi.ComponentResource):
         )
         self.agent_pool_name = pool.name
         self.register_outputs({"agent_pool_name": self.agent_pool_name})
+
+
+def _instance_profile(slices: GpuSlices | None) -> str | None:
+    """AKS's name for the MIG instances of the pool's GPUs (``MIG1g``)."""
+    return None if slices is None or slices.mig_slices is None else f"MIG{slices.mig_slices}g"
+
+
+def _sharing_labels(slices: GpuSlices | None, driver: str) -> dict[str, str]:
+    """Labels that make the device plugin (and, under the operator, its MIG manager) share the GPUs."""
+    if slices is None:
+        return {}
+    labels = {DEVICE_PLUGIN_CONFIG_LABEL: slices.device_plugin_config}
+    if slices.mig_profile is not None and driver == "operator":
+        labels[MIG_CONFIG_LABEL] = f"all-{slices.mig_profile}"
+    return labels
 
 
 def agent_pool_name(key: str) -> str:
@@ -143,10 +163,13 @@ def _validate(args: AksAgentPoolArgs) -> None:
         problem("capacity", f"must be on-demand or spot, got {args.capacity!r}")
     if not re.fullmatch(r"Standard_N[CDGV]\w+", args.vm_size):
         problem("vm_size", f"AKS GPU pools take NC, ND, NG or NV sizes, got {args.vm_size!r}")
-    if args.mig_profile is not None:
-        if args.mig_profile not in MIG_PROFILES:
-            problem("mig_profile", f"must be one of {', '.join(MIG_PROFILES)}, got {args.mig_profile!r}")
-        elif args.accelerator not in MIG_ACCELERATORS:
-            problem("mig_profile", f"{args.accelerator} GPUs ({args.vm_size}) have no Multi-Instance GPU")
+    slices = args.gpu_slices
+    if slices is not None:
+        if gpu_vendor(args.accelerator) != "nvidia":
+            problem("gpu_slices", f"only NVIDIA GPUs are shared, not {args.accelerator}")
+        elif slices.mig_profile is not None and args.accelerator not in MIG_ACCELERATORS:
+            problem("gpu_slices", f"{args.accelerator} GPUs ({args.vm_size}) have no Multi-Instance GPU on AKS")
+        elif _instance_profile(slices) not in (None, *MIG_PROFILES):
+            problem("gpu_slices", f"AKS has no {_instance_profile(slices)} profile; it has {', '.join(MIG_PROFILES)}")
     if problems:
         raise pulumi.InputPropertiesError("AksAgentPool inputs are invalid", errors=problems)

@@ -26,7 +26,6 @@ class AgentPoolSpec(PoolSpec):
     """One placement row to run in this region, on an AKS VM size."""
 
     vm_size: str
-    mig_profile: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,7 +167,7 @@ class AzureRegionFleet(pulumi.ComponentResource):
                     tenant=spec.tenant,
                     subnet_id=network.subnet_id,
                     driver=spec.driver,
-                    mig_profile=spec.mig_profile,
+                    gpu_slices=spec.gpu_slices,
                     proximity_placement_group_id=proximity_id,
                     takeover=spec.takeover,
                     tags=args.tags,

@@ -78,6 +78,10 @@ class WorkloadPlacementArgs:
     users move here (min and desired 0). Default: none."""
     nodes_per_replica: int = 1
     """Nodes one replica spans (pipeline stages). Default: one node."""
+    replicas_per_gpu: int = 1
+    """Replicas that share each GPU (MIG instances or time slices). Default: none share."""
+    mig_profile: str | None = None
+    """The MIG instance each replica runs on (``1g.10gb``); None for whole GPUs or time slices."""
 
 
 class Workload(pulumi.ComponentResource):
@@ -156,7 +160,12 @@ def placement_inputs(args: WorkloadPlacementArgs) -> dict[str, Any]:
         "weightsGb": args.weights_gb,
         # Only where there are some, so that placements without any keep their inputs unchanged.
         **({"takeoverNodes": args.takeover_nodes} if args.takeover_nodes else {}),
+        **({"gpuSharing": _gpu_sharing(args)} if args.replicas_per_gpu > 1 else {}),
     }
+
+
+def _gpu_sharing(args: WorkloadPlacementArgs) -> dict[str, Any]:
+    return {"replicasPerGpu": args.replicas_per_gpu, **({"migProfile": args.mig_profile} if args.mig_profile else {})}
 
 
 def _require(condition: bool, path: str, reason: str) -> None:

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.fleet.labels import GPU_DRIVER_LABEL, SYSTEM_POOL_LABEL
+from components.fleet.pool import GpuSlices
 from components.gcp.accelerators import GPU_TYPES, TPU_GENERATIONS, TpuMachine, gpu_type, tpu_machine
 from regions.footprint import SYSTEM_DISK_GIB, SYSTEM_MACHINE_TYPES, SYSTEM_NODES
 
@@ -18,21 +19,12 @@ __all__ = [
     "GkeNodePoolArgs",
     "GkeSystemPool",
     "GkeSystemPoolArgs",
-    "GpuSharing",
     "node_locations",
 ]
 
 NVIDIA_TAINT = "nvidia.com/gpu"
 TPU_TAINT = "google.com/tpu"
 BOOT_DISK_TYPE = "pd-balanced"
-
-
-@dataclass(frozen=True, kw_only=True)
-class GpuSharing:
-    """Several containers on one GPU (GKE GPU sharing)."""
-
-    strategy: Literal["TIME_SHARING", "MPS"]
-    max_clients: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +54,8 @@ class GkeNodePoolArgs:
     disk_size_gib: int = 200
     driver: Literal["cloud", "operator"] = "cloud"
     """Who installs the GPU driver: GKE (``cloud``) or the serving layer's operator. TPUs need none."""
-    gpu_sharing: GpuSharing | None = None
+    gpu_slices: GpuSlices | None = None
+    """Replicas share each GPU: GKE partitions it into MIG instances or time-shares it."""
     reservation: pulumi.Input[str] | None = None
     """A Compute Engine reservation (name) the nodes consume; None: any matching one."""
     takeover: bool = False
@@ -218,18 +211,20 @@ def _placement(machine: TpuMachine | None, compact: bool) -> gcp.container.NodeP
 
 
 def _gpu(args: GkeNodePoolArgs) -> gcp.container.NodePoolNodeConfigGuestAcceleratorArgs:
-    sharing = args.gpu_sharing
+    slices = args.gpu_slices
+    time_shared = slices is not None and slices.mig_profile is None
     return gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
         type=gpu_type(args.accelerator, args.machine_type),
         count=args.accelerator_count,
         gpu_driver_installation_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
             gpu_driver_version="LATEST" if args.driver == "cloud" else "INSTALLATION_DISABLED"
         ),
-        gpu_sharing_config=None
-        if sharing is None
-        else gcp.container.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
-            gpu_sharing_strategy=sharing.strategy, max_shared_clients_per_gpu=sharing.max_clients
-        ),
+        gpu_partition_size=None if slices is None else slices.mig_profile,
+        gpu_sharing_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
+            gpu_sharing_strategy="TIME_SHARING", max_shared_clients_per_gpu=slices.replicas_per_gpu
+        )
+        if slices is not None and time_shared
+        else None,
     )
 
 
@@ -258,8 +253,8 @@ def _validate(args: GkeNodePoolArgs) -> None:
         else:
             if not machine.single_host and args.nodes_max % machine.hosts:
                 problem("nodes_max", f"a {machine.topology} slice takes {machine.hosts} hosts at a time")
-        if args.gpu_sharing is not None:
-            problem("gpu_sharing", "TPU chips are not shared")
+        if args.gpu_slices is not None:
+            problem("gpu_slices", "TPU chips are not shared")
     elif args.accelerator not in GPU_TYPES:
         problem("accelerator", f"GKE offers no GPU or TPU named {args.accelerator!r}")
     if problems:

@@ -14,7 +14,7 @@ from components.gcp.bucket import SecureGcsBucket, SecureGcsBucketArgs
 from components.gcp.cluster import GkeCluster, GkeClusterArgs
 from components.gcp.kms import RegionKeyRing, RegionKeyRingArgs
 from components.gcp.network import POD_RANGE, SERVICE_RANGE, ExistingGcpNetwork, GcpNetwork, GcpNetworkArgs
-from components.gcp.nodepool import GkeNodePool, GkeNodePoolArgs, GkeSystemPool, GkeSystemPoolArgs, GpuSharing
+from components.gcp.nodepool import GkeNodePool, GkeNodePoolArgs, GkeSystemPool, GkeSystemPoolArgs
 from components.naming import digest_key
 
 __all__ = ["GcpRegionFleet", "GcpRegionFleetArgs", "NodePoolSpec"]
@@ -27,7 +27,6 @@ class NodePoolSpec(PoolSpec):
     machine_type: str
     accelerator_count: int
     zones: tuple[str, ...]
-    gpu_sharing: GpuSharing | None = None
     reservation: pulumi.Input[str] | None = None
 
 
@@ -156,7 +155,7 @@ class GcpRegionFleet(pulumi.ComponentResource):
                     service_account=cluster.node_service_account,
                     key_id=keys.key_id,
                     driver=spec.driver,
-                    gpu_sharing=spec.gpu_sharing,
+                    gpu_slices=spec.gpu_slices,
                     reservation=spec.reservation,
                     takeover=spec.takeover,
                     compact=spec.compact,

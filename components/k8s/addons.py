@@ -15,6 +15,10 @@ releases on the untainted system pool.
   driver and the device plugin for GPUs and TPUs itself. Neuron (EKS): the device plugin and the
   scheduler extension, which places replicas on contiguous cores. AMD (AKS): the AMD GPU operator
   and the cert-manager it needs.
+- Shared GPUs: where a pool's replicas share GPUs, the NVIDIA device plugin (standalone or the
+  operator's) gets one named configuration per way of sharing (``device_plugin_configs``), which
+  the pool's nodes select by label; on MIG pools it advertises each instance as one
+  ``nvidia.com/gpu`` (the ``single`` strategy). GKE shares GPUs itself, from the node pool.
 
 Chart versions are pinned, each with where it was read (2026-11/12, stored copies of the chart
 repositories); raising one is a reviewed change.
@@ -27,14 +31,17 @@ from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from components.fleet.labels import GPU_DRIVER_LABEL, SYSTEM_POOL_LABEL
+from components.fleet.pool import GpuSlices
 from components.serving.images import NEURON_SCHEDULER
 from components.serving.manifests import METRICS_NAMESPACE, PROMETHEUS_URL, Toleration, toleration_manifest
 
 __all__ = [
     "CHARTS",
     "CLUSTER_AUTOSCALER_CHARTS",
+    "DEVICE_PLUGIN_CONFIGMAP",
     "NEURON_SCHEDULER_IMAGES",
     "AcceleratorPool",
     "ClusterAddons",
@@ -42,6 +49,7 @@ __all__ = [
     "HelmChart",
     "accelerator_addons",
     "check_versions",
+    "device_plugin_configs",
 ]
 
 
@@ -128,6 +136,40 @@ class AcceleratorPool:
     """Who installs the GPU driver (``tensorfleet.io/gpu-driver``)."""
     instance_type: str
     accelerator: str
+    gpu_slices: GpuSlices | None = None
+    """How replicas share the pool's GPUs; None: each replica owns whole GPUs."""
+
+
+DEVICE_PLUGIN_CONFIGMAP = "tensorfleet-device-plugin"
+"""The ConfigMap of device plugin configurations the GPU operator is given."""
+
+
+def device_plugin_configs(pools: tuple[AcceleratorPool, ...]) -> dict[str, str]:
+    """The NVIDIA device plugin's configuration files by name, when some pool shares its GPUs:
+    ``default`` (whole GPUs) for every other node, and the one each shared pool's nodes name in
+    ``nvidia.com/device-plugin.config``. Time slices keep the resource name ``nvidia.com/gpu``
+    and refuse requests for more than one slice (a replica takes exactly one); MIG instances are
+    each one ``nvidia.com/gpu`` under the ``single`` strategy (every GPU of a node alike)."""
+    shared = sorted({p.gpu_slices for p in pools if p.gpu_slices is not None}, key=lambda s: s.device_plugin_config)
+    if not shared:
+        return {}
+    configs = {"default": {"version": "v1", "flags": {"migStrategy": "none"}}}
+    for slices in shared:
+        if slices.mig_profile is not None:
+            configs[slices.device_plugin_config] = {"version": "v1", "flags": {"migStrategy": "single"}}
+        else:
+            configs[slices.device_plugin_config] = {
+                "version": "v1",
+                "flags": {"migStrategy": "none"},
+                "sharing": {
+                    "timeSlicing": {
+                        "renameByDefault": False,
+                        "failRequestsGreaterThanOne": True,
+                        "resources": [{"name": "nvidia.com/gpu", "replicas": slices.replicas_per_gpu}],
+                    }
+                },
+            }
+    return {name: yaml.safe_dump(config, sort_keys=False) for name, config in configs.items()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -276,6 +318,7 @@ def _values(args: ClusterAddonsArgs) -> dict[str, dict[str, Any]]:
     neuron_pools = [p for p in args.pools if p.vendor == "neuron"]
     amd_tolerations = [{"key": "amd.com/gpu", "operator": "Exists", "effect": "NoSchedule"}, *spot]
     port = PROMETHEUS_URL.rsplit(":", 1)[1]
+    sharing = device_plugin_configs(args.pools)
     return {
         "keda": _on_system_pool(),
         "prometheus": {
@@ -305,7 +348,11 @@ def _values(args: ClusterAddonsArgs) -> dict[str, dict[str, Any]]:
             },
             **_on_system_pool(),
         },
-        "nvidia-device-plugin": {"affinity": cloud_driver, "tolerations": gpu_tolerations},
+        "nvidia-device-plugin": {
+            "affinity": cloud_driver,
+            "tolerations": gpu_tolerations,
+            **({"config": {"map": sharing, "default": "default"}} if sharing else {}),
+        },
         "dcgm-exporter": {
             "affinity": cloud_driver,
             "tolerations": gpu_tolerations,
@@ -316,6 +363,22 @@ def _values(args: ClusterAddonsArgs) -> dict[str, dict[str, Any]]:
             "operator": _on_system_pool(),
             "daemonsets": {"tolerations": gpu_tolerations},
             "node-feature-discovery": {"worker": {"tolerations": gpu_tolerations}},
+            **(
+                {
+                    "devicePlugin": {
+                        "config": {
+                            "create": True,
+                            "name": DEVICE_PLUGIN_CONFIGMAP,
+                            "default": "default",
+                            "data": sharing,
+                        }
+                    },
+                    # The MIG manager partitions the nodes labelled nvidia.com/mig.config.
+                    "mig": {"strategy": "single"},
+                }
+                if sharing
+                else {}
+            ),
         },
         "neuron": {
             # The device plugin's affinity names the Neuron instance types; the cluster's are these.

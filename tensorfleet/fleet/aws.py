@@ -25,6 +25,7 @@ from tensorfleet.fleet.base import (
     budget_specs,
     check_offered,
     check_region,
+    gpu_slices,
     keyed_config,
     rows_by_region,
     secret_if,
@@ -390,5 +391,6 @@ def _node_groups(
         capacity_reservation_id=block,
         accelerator_count=offering.accelerator_count,
         nodes_per_replica=choice.option.point.nodes_per_replica,
+        gpu_slices=gpu_slices(row),
     )
     return with_takeover(serving, choice.takeover_nodes, capacity_reservation_id=None)

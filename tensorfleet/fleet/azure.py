@@ -19,6 +19,7 @@ from tensorfleet.fleet.base import (
     ClusterTarget,
     FleetConfigError,
     budget_specs,
+    gpu_slices,
     keyed_config,
     rows_by_region,
     secret_if,
@@ -141,5 +142,6 @@ def _agent_pools(row: StagePlacement, tenant: str, settings: AzureConfig) -> lis
         nodes_max=choice.nodes_max,
         driver=settings.gpu_driver,
         nodes_per_replica=choice.option.point.nodes_per_replica,
+        gpu_slices=gpu_slices(row),
     )
     return with_takeover(serving, choice.takeover_nodes)

@@ -16,6 +16,7 @@ import pulumi
 
 from components.budget.spec import BudgetSpec
 from components.fleet.identity import WorkloadIdentity
+from components.fleet.pool import GpuSlices
 from components.naming import keyed
 from regions.catalog import Catalog, UnknownName
 from regions.placement import FleetPlan, StagePlacement
@@ -30,6 +31,7 @@ __all__ = [
     "budget_specs",
     "check_offered",
     "check_region",
+    "gpu_slices",
     "keyed_config",
     "rows_by_region",
     "secret_if",
@@ -108,6 +110,14 @@ def rows_by_region(plan: FleetPlan, cloud: str) -> dict[str, list[StagePlacement
             if row.region.cloud == cloud:
                 rows[row.region.code].append(row)
     return dict(rows)
+
+
+def gpu_slices(row: StagePlacement) -> GpuSlices | None:
+    """How the row's replicas share its GPUs, as the planner sized them; None when they own chips."""
+    point = row.choice.option.point
+    if point.replicas_per_accelerator == 1:
+        return None
+    return GpuSlices(replicas_per_gpu=point.replicas_per_accelerator, mig_profile=point.mig_profile)
 
 
 def secret_if(secret: bool, value: str) -> pulumi.Input[str]:

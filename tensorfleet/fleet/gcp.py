@@ -22,6 +22,7 @@ from tensorfleet.fleet.base import (
     budget_specs,
     check_offered,
     check_region,
+    gpu_slices,
     keyed_config,
     rows_by_region,
     secret_if,
@@ -191,6 +192,7 @@ def _node_pools(
         driver=settings.gpu_driver,
         reservation=reservations.get(offering.instance_type) if on_demand else None,
         nodes_per_replica=choice.option.point.nodes_per_replica,
+        gpu_slices=gpu_slices(row),
     )
     return with_takeover(serving, choice.takeover_nodes, reservation=None)
 

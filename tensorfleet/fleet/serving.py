@@ -21,7 +21,7 @@ from components.serving.manifests import CustomServer, Toleration
 from regions.milp import StagePlacement, WorkloadPlan
 from regions.placement import FleetPlan
 from regions.sizing import SizingAssumptions
-from tensorfleet.fleet.base import ClusterTarget
+from tensorfleet.fleet.base import ClusterTarget, gpu_slices
 from workloads.profiles import LlmModel, MeasuredModel, weights_gb
 
 __all__ = ["AKS_SPOT", "INSTANCE_TYPE_LABEL", "node_instance_type", "serve_cluster", "server_spec"]
@@ -89,8 +89,9 @@ def _pool(row: StagePlacement, gpu_driver: Literal["cloud", "operator"]) -> Acce
     family = family_of(offering.accelerator)
     vendor: Vendor = "neuron" if family.startswith("neuron") else family  # type: ignore[assignment]
     return AcceleratorPool(
-        vendor=vendor, driver=gpu_driver, instance_type=offering.instance_type, accelerator=offering.accelerator
-    )
+        vendor=vendor, driver=gpu_driver, instance_type=offering.instance_type, accelerator=offering.accelerator,
+        gpu_slices=gpu_slices(row),
+    )  # fmt: skip
 
 
 def server_spec(
@@ -140,17 +141,43 @@ def server_spec(
         max_num_seqs=point.batch,
         max_model_len=profile.slo.tokens_in + profile.slo.tokens_out,
         kv_cache_dtype=KV_CACHE_DTYPES[model.kv_cache_dtype] if isinstance(model, LlmModel) else "auto",
-        memory_utilisation=sizing.memory_utilisation,
+        memory_utilisation=_memory_share(row, sizing),
         weights_gb=weights_gb(model),
         replicas_min=0 if scaling.scale_to_zero else replicas(choice.nodes_min),
         replicas_max=replicas(choice.nodes_max),
         replicas_fallback=replicas(choice.nodes_desired),
         target_queue_depth=scaling.target_queue_depth,
         target_latency_s=target_ms / 1000,
-        node_selector={"tensorfleet.io/workload": profile.name, INSTANCE_TYPE_LABEL: node_instance_type(row)},
+        node_selector={
+            "tensorfleet.io/workload": profile.name,
+            INSTANCE_TYPE_LABEL: node_instance_type(row),
+            **_gke_sharing_selector(row),
+        },
         tolerations=(AKS_SPOT,) if spot_on_aks else (),
         pooling=profile.slo.tokens_out == 0,
         pod_labels=dict(pod_labels or {}),
         custom=custom,
         artifacts=None if artifacts is None else pulumi.Output.concat(artifacts, profile.name, "/"),
     )
+
+
+def _memory_share(row: StagePlacement, sizing: SizingAssumptions) -> float:
+    """vLLM's ``--gpu-memory-utilization``: a share of the device it sees. A MIG instance is a device
+    of its own; time-sliced replicas all see the whole GPU, so each is told its share of it."""
+    slices = gpu_slices(row)
+    if slices is None or slices.mig_profile is not None:
+        return sizing.memory_utilisation
+    return sizing.memory_utilisation / slices.replicas_per_gpu
+
+
+def _gke_sharing_selector(row: StagePlacement) -> dict[str, str]:
+    """The node labels GKE puts on shared-GPU nodes, which GKE asks shared-GPU pods to select."""
+    slices = gpu_slices(row)
+    if row.region.cloud != "gcp" or slices is None:
+        return {}
+    if slices.mig_profile is not None:
+        return {"cloud.google.com/gke-gpu-partition-size": slices.mig_profile}
+    return {
+        "cloud.google.com/gke-gpu-sharing-strategy": "time-sharing",
+        "cloud.google.com/gke-max-shared-clients-per-gpu": str(slices.replicas_per_gpu),
+    }

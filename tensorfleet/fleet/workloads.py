@@ -41,6 +41,8 @@ def workload_args(plan: WorkloadPlan) -> WorkloadArgs:
             reason=reasons[(row.region.key, row.choice.stage)],
             weights_gb=weights_gb(stages[row.choice.stage]),
             takeover_nodes=row.choice.takeover_nodes,
+            replicas_per_gpu=row.choice.option.point.replicas_per_accelerator,
+            mig_profile=row.choice.option.point.mig_profile,
         )
         for row in plan.rows
     )

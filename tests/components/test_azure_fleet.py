@@ -18,6 +18,7 @@ from components.azure.roles import (
 )
 from components.budget.spec import ACTUAL_ALERT_PERCENTS, FORECAST_ALERT_PERCENTS
 from components.fleet.labels import GPU_DRIVER_LABEL
+from components.fleet.pool import DEVICE_PLUGIN_CONFIG_LABEL, MIG_CONFIG_LABEL, GpuSlices
 from regions.catalog import load_catalog
 from regions.footprint import AKS_OS_DISK_GIB, AKS_SYSTEM_VM_SIZE, SYSTEM_NODES
 from tests.components.aws_mocks import AZURE_NAT_ADDRESS, AZURE_SUBSCRIPTION, register, run_stack
@@ -255,14 +256,30 @@ def test_spot_pools_evict_by_deletion_capped_at_the_on_demand_price():
 
 
 def test_mig_only_on_sizes_whose_gpus_have_it():
-    inputs = _inputs(_pool(mig_profile="MIG3g"))
+    mig = GpuSlices(replicas_per_gpu=2, mig_profile="3g.47gb")
+    inputs = _inputs(_pool(gpu_slices=mig))
     assert inputs["gpuInstanceProfile"] == "MIG3g" and "H100-NVL" in MIG_ACCELERATORS
+    assert inputs["nodeLabels"][DEVICE_PLUGIN_CONFIG_LABEL] == "mig-single"
     assert problems(agent_pool_body(inputs), models.AgentPool) == []
+    # Where the GPU operator owns the driver, AKS cannot partition: the operator's MIG manager does.
+    operated = _inputs(_pool(gpu_slices=mig, driver="operator"))
+    assert "gpuInstanceProfile" not in operated and operated["nodeLabels"][MIG_CONFIG_LABEL] == "all-3g.47gb"
     with pytest.raises(pulumi.InputPropertiesError) as error:
-        _pool(vm_size="Standard_NC4as_T4_v3", accelerator="T4", mig_profile="MIG1g")
-    assert error.value.errors[0]["property_path"] == "mig_profile"
+        _pool(
+            vm_size="Standard_NC4as_T4_v3",
+            accelerator="T4",
+            gpu_slices=GpuSlices(replicas_per_gpu=7, mig_profile="1g.2gb"),
+        )
+    assert error.value.errors[0]["property_path"] == "gpu_slices"
     with pytest.raises(pulumi.InputPropertiesError):
-        _pool(mig_profile="MIG5g")
+        _pool(gpu_slices=GpuSlices(replicas_per_gpu=2, mig_profile="5g.40gb"))
+
+
+def test_time_sliced_pools_name_their_device_plugin_configuration():
+    inputs = _inputs(_pool(vm_size="Standard_NC4as_T4_v3", accelerator="T4", gpu_slices=GpuSlices(replicas_per_gpu=4)))
+    assert inputs["nodeLabels"][DEVICE_PLUGIN_CONFIG_LABEL] == "time-slicing-4"
+    assert "gpuInstanceProfile" not in inputs and MIG_CONFIG_LABEL not in inputs["nodeLabels"]
+    assert problems(agent_pool_body(inputs), models.AgentPool) == []
 
 
 def test_amd_pools_take_the_operators_driver_and_their_own_taint():

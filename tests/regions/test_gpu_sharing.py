@@ -1,0 +1,150 @@
+"""Replicas that share a GPU (MIG instances, time slices): each sized on its share, as many per node
+as the node's GPUs hold, only on GPUs that can be shared that way."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from regions.calibration import hardware_of
+from regions.catalog import load_catalog
+from regions.options import stage_points
+from regions.performance import max_concurrency
+from regions.placement import place_fleet
+from regions.settings import PlacementSettings
+from regions.sizing import (
+    GpuShare,
+    SizingAssumptions,
+    gpu_share,
+    llm_operating_points,
+    model_shape,
+    shared_operating_points,
+)
+from tests.helpers import BASE_PROFILE
+from workloads.loading import deep_merge
+from workloads.profiles import GpuSharing, LlmModel, Slo, WorkloadProfile
+
+QWEN_1_5B = LlmModel(
+    name="Qwen/Qwen2.5-1.5B-Instruct", params_billion=1.54, precision="bf16", context_tokens=4096,
+    layers=28, kv_heads=2, head_dim=128, hidden_size=1536,
+)  # fmt: skip
+LLAMA_8B = LlmModel(
+    name="meta-llama/Llama-3.1-8B-Instruct", params_billion=8.03, precision="bf16", context_tokens=8192,
+    layers=32, kv_heads=8, head_dim=128, hidden_size=4096,
+)  # fmt: skip
+SLO = Slo(p95_latency_ms=4000, steady_rps=2, peak_rps=6, tokens_in=500, tokens_out=100, availability=0.99)
+
+
+def _spec(name: str):
+    spec = load_catalog().spec(name)
+    assert spec is not None
+    return spec
+
+
+def test_the_mig_table_holds_instances_that_fit_their_gpu():
+    catalog = load_catalog()
+    assert {acc for acc, _ in catalog.mig_profiles} == {
+        "A100", "A100-80GB", "A100-80GB-PCIe", "H100", "H100-NVL", "H200", "B200"
+    }  # fmt: skip
+    for (accelerator, slices), mig in catalog.mig_profiles.items():
+        assert accelerator in catalog.specs and mig.name.startswith(f"{slices}g.")
+        assert mig.instances_per_gpu * mig.compute_slices <= 7
+        assert mig.instances_per_gpu * mig.memory_fraction <= 1
+        # The profile's name states its memory; it is the fraction of the GPU's (within rounding).
+        named_gb = float(mig.name.split(".")[1].removesuffix("gb"))
+        assert named_gb == pytest.approx(mig.memory_fraction * catalog.specs[accelerator].memory_gib, abs=1)
+
+
+def test_a_mig_replica_is_sized_on_its_instance_and_seven_share_each_gpu():
+    spec = _spec("H100")
+    mig = load_catalog().mig_profiles[("H100", 1)]
+    share = gpu_share(GpuSharing(mig="1g"), spec, mig)
+    assert share == GpuShare(replicas_per_gpu=7, memory=1 / 8, bandwidth=1 / 8, compute=1 / 7, mig_profile="1g.10gb")
+    points = shared_operating_points(QWEN_1_5B, SLO, spec, 8, share, SizingAssumptions())
+    alone = llm_operating_points(QWEN_1_5B, SLO, share.of(spec), 1, SizingAssumptions())
+    assert points and len(points) == len(alone)
+    for point, single in zip(points, alone, strict=True):
+        assert point.replicas_per_node == 56 and point.replicas_per_accelerator == 7
+        assert point.accelerators_per_replica == 1 and point.tensor_parallel == 1 and point.mig_profile == "1g.10gb"
+        assert point.replica_rps == single.replica_rps and point.node_rps == pytest.approx(56 * single.replica_rps)
+    whole = llm_operating_points(QWEN_1_5B, SLO, spec, 8, SizingAssumptions())
+    # A slice has an eighth of the bandwidth and a seventh of the compute: each replica serves less.
+    assert max(p.replica_rps for p in points) < max(p.replica_rps for p in whole if p.accelerators_per_replica == 1)
+
+
+def test_a_model_larger_than_its_share_gets_no_point():
+    spec = _spec("H100")
+    catalog = load_catalog()
+    one = gpu_share(GpuSharing(mig="1g"), spec, catalog.mig_profiles[("H100", 1)])
+    three = gpu_share(GpuSharing(mig="3g"), spec, catalog.mig_profiles[("H100", 3)])
+    assert one is not None and three is not None
+    # 16 GB of Llama 3.1 8B weights: not in a 10 GB instance, well within a 40 GB one.
+    assert shared_operating_points(LLAMA_8B, SLO, spec, 8, one, SizingAssumptions()) == ()
+    assert shared_operating_points(LLAMA_8B, SLO, spec, 8, three, SizingAssumptions())
+    # Time slicing divides the memory too: four slices of 80 GB hold it, eight do not.
+    four = gpu_share(GpuSharing(time_slicing=4), spec, None)
+    eight = gpu_share(GpuSharing(time_slicing=8), spec, None)
+    assert four is not None and eight is not None
+    assert shared_operating_points(LLAMA_8B, SLO, spec, 8, four, SizingAssumptions())
+    assert shared_operating_points(LLAMA_8B, SLO, spec, 8, eight, SizingAssumptions()) == ()
+
+
+def test_time_sliced_replicas_each_hold_the_weights_so_a_gpu_holds_fewer_sequences():
+    spec = _spec("L4")
+    share = gpu_share(GpuSharing(time_slicing=2), spec, None)
+    assert share == GpuShare(replicas_per_gpu=2, memory=0.5, bandwidth=0.5, compute=0.5)
+    shape = model_shape(QWEN_1_5B, spec)
+    held = {
+        name: max_concurrency(shape, hardware_of(chip, 1, None), SLO.tokens_in, SLO.tokens_out, 0.9)
+        for name, chip in (("shared", share.of(spec)), ("whole", spec))
+    }
+    # Two copies of the weights: the two replicas together hold fewer sequences than one whole GPU.
+    assert 0 < 2 * held["shared"] < held["whole"]
+    # Half the bandwidth and compute: a looser SLO than the whole L4 needs (2.6 s at p95).
+    slo = SLO.model_copy(update={"p95_latency_ms": 20_000})
+    shared = shared_operating_points(QWEN_1_5B, slo, spec, 1, share, SizingAssumptions())
+    whole = llm_operating_points(QWEN_1_5B, slo, spec, 1, SizingAssumptions())
+    assert shared and whole and max(p.replica_rps for p in shared) < max(p.replica_rps for p in whole)
+
+
+def test_only_nvidia_gpus_are_shared_and_mig_only_where_nvidia_lists_the_profile():
+    catalog = load_catalog()
+    for name in ("Inferentia2", "TPU v5e", "MI300X"):
+        assert gpu_share(GpuSharing(time_slicing=2), _spec(name), None) is None
+    assert gpu_share(GpuSharing(mig="1g"), _spec("A10G"), catalog.mig_profiles.get(("A10G", 1))) is None
+    assert gpu_share(GpuSharing(time_slicing=3), _spec("A10G"), None) is not None
+    shared = _with_sharing({"mig": "1g"})
+    stage = shared.stages[0]
+    settings = PlacementSettings()
+    assert stage_points(stage, shared, catalog, "L4", 8, settings) == []
+    points = stage_points(stage, shared, catalog, "A100-80GB", 8, settings)
+    assert points and all(p.replicas_per_node == 56 for p in points)
+
+
+def test_the_planner_places_shared_replicas_on_mig_gpus_and_counts_them_per_node():
+    catalog = load_catalog()
+    plan = place_fleet([_with_sharing({"mig": "2g"})], catalog, PlacementSettings())
+    (workload,) = plan.workloads
+    assert workload.rows
+    for row in workload.rows:
+        option = row.choice.option
+        assert (option.offering.accelerator, 2) in catalog.mig_profiles
+        per_gpu = catalog.mig_profiles[(option.offering.accelerator, 2)].instances_per_gpu
+        assert option.point.replicas_per_accelerator == per_gpu == 3
+        assert option.point.replicas_per_node == option.offering.accelerator_count * per_gpu
+
+
+@pytest.mark.parametrize(
+    ("sharing", "message"),
+    [({}, "exactly one"), ({"mig": "1g", "time_slicing": 2}, "exactly one"), ({"mig": "4g"}, "mig"),
+     ({"time_slicing": 1}, "time_slicing"), ({"time_slicing": 49}, "time_slicing")],
+)  # fmt: skip
+def test_a_sharing_that_is_not_one_valid_way_is_a_profile_error(sharing, message):
+    with pytest.raises(ValidationError, match=message):
+        _with_sharing(sharing)
+
+
+def _with_sharing(sharing: dict) -> WorkloadProfile:
+    model = {**QWEN_1_5B.model_dump(exclude_none=True), "gpu_sharing": sharing}
+    fields = deep_merge(BASE_PROFILE, {"slo": SLO.model_dump(exclude_none=True), "budget": {"monthly_usd": 1_000_000}})
+    return WorkloadProfile.model_validate({**fields, "model": model})
