@@ -210,7 +210,7 @@ def _stand_in(path: tuple[str | int, ...]) -> Any:
     }
     if names[:2] == ("aws", "existing_networks") and len(names) >= 4:
         return "vpc-00000000" if names[3] == "vpc_id" else f"subnet-{zlib.crc32(names[-1].encode()):08x}"
-    if names[:2] == ("aws", "capacity_blocks"):
+    if names[:2] == ("aws", "capacity_blocks") and names[-1] == "reservation_id":
         return "cr-0"
     return stand_ins.get(names, SECRET_PLACEHOLDER)
 

@@ -89,6 +89,14 @@ class ExistingNetworkConfig(_Model):
     """Private subnet ID per availability-zone ID (``use1-az1``), two zones at least."""
 
 
+class CapacityBlockConfig(_Model):
+    reservation_id: Annotated[str, Field(pattern=r"^cr-[0-9a-f]+$")]
+    """The block's capacity reservation (``cr-...``)."""
+    az_id: ZoneId
+    """The availability-zone ID the block is in (``AvailabilityZoneId`` of
+    ``aws ec2 describe-capacity-reservations``): its nodes can launch only there."""
+
+
 class AwsConfig(_Model):
     """Settings for every AWS placement of the stack."""
 
@@ -116,11 +124,10 @@ class AwsConfig(_Model):
         Field(default_factory=dict)
     )
     """Bring-your-own VPC per region code; tensorfleet creates no network there."""
-    capacity_blocks: dict[str, dict[str, Annotated[str, Field(pattern=r"^cr-[0-9a-f]+$")]]] = Field(
-        default_factory=dict
-    )
-    """Capacity Blocks for ML you bought: region -> instance type -> reservation ID. On-demand
-    placements of that type in that region launch into the block. Default: none."""
+    capacity_blocks: dict[str, dict[str, CapacityBlockConfig]] = Field(default_factory=dict)
+    """Capacity Blocks for ML you bought: region -> instance type -> the block's reservation ID and
+    zone. On-demand placements of that type in that region launch into the block, in its zone.
+    Default: none."""
     create_autoscaling_service_linked_role: bool = False
     """Create AWSServiceRoleForAutoScaling first. The region keys' policies name it, and KMS rejects
     a policy naming a role that does not exist yet: turn this on in a fresh account. Default: off."""

@@ -35,6 +35,9 @@ from tensorfleet.stack_config import AwsConfig, StackConfig
 
 __all__ = ["AwsFleet"]
 
+AWS_VPC_ZONES = 6
+"""Zones tensorfleet's VPC spans in a region, a private subnet each (us-east-1, the largest, has six)."""
+
 
 class AwsFleet:
     """The AWS entry of the cloud registry."""
@@ -98,8 +101,16 @@ class _AwsInputs:
     public_access_cidrs: tuple[pulumi.Input[str], ...]
     admin_principals: dict[str, pulumi.Input[str]]
     existing_networks: dict[str, ExistingNetwork]
-    capacity_blocks: dict[str, dict[str, pulumi.Input[str]]]
-    """Reservation ID per instance type, per region code."""
+    capacity_blocks: dict[str, dict[str, CapacityBlock]]
+    """The block per instance type, per region code."""
+
+
+@dataclass(frozen=True)
+class CapacityBlock:
+    """A Capacity Block for ML the stack's nodes launch into: its reservation (maybe a secret) and zone."""
+
+    reservation_id: pulumi.Input[str]
+    az_id: str
 
 
 def _aws_inputs(layout: _AwsLayout, secret: bool) -> _AwsInputs:
@@ -121,7 +132,10 @@ def _aws_inputs(layout: _AwsLayout, secret: bool) -> _AwsInputs:
             for region, network in settings.existing_networks.items()
         },
         capacity_blocks={
-            region: {instance_type: wrap(block) for instance_type, block in blocks.items()}
+            region: {
+                instance_type: CapacityBlock(wrap(block.reservation_id), block.az_id)
+                for instance_type, block in blocks.items()
+            }
             for region, blocks in settings.capacity_blocks.items()
         },
     )
@@ -175,7 +189,7 @@ def _aws_fleet(
                 region=region,
                 account_id=inputs.account_id,
                 stack=environment,
-                zone_ids=catalog.zones[f"aws:{region}"][:6],
+                zone_ids=catalog.zones[f"aws:{region}"][:AWS_VPC_ZONES],
                 node_groups=tuple(g for row in rows for g in _node_groups(row, tenants[row.workload], blocks)),
                 production=config.production,
                 kubernetes_version=inputs.kubernetes_version,
@@ -318,6 +332,29 @@ def _check_region_keys(settings: AwsConfig, catalog: Catalog) -> None:
     for region, blocks in settings.capacity_blocks.items():
         _aws_region(catalog, region, f"tensorfleet:aws.capacity_blocks.{region}")
         check_offered(catalog, "aws", region, blocks, f"tensorfleet:aws.capacity_blocks.{region}")
+        subnet_zones = _subnet_zones(settings, catalog, region)
+        for instance_type, block in blocks.items():
+            offered = {
+                zone
+                for o in catalog.offerings
+                if (o.cloud, o.region, o.instance_type) == ("aws", region, instance_type)
+                for zone in o.zones
+            }
+            usable = sorted(offered & subnet_zones)
+            if block.az_id not in usable:
+                raise FleetConfigError(
+                    f"tensorfleet:aws.capacity_blocks.{region}.{instance_type}.az_id: {block.az_id!r} is not a zone "
+                    f"where the stack's subnets can launch {instance_type}; those are {', '.join(usable) or 'none'}"
+                )
+
+
+def _subnet_zones(settings: AwsConfig, catalog: Catalog, region: str) -> set[str]:
+    """The zones the region's node groups have private subnets in: the team's own network's, else the
+    first six of the region (the ones tensorfleet's VPC spans)."""
+    network = settings.existing_networks.get(region)
+    if network is not None:
+        return set(network.private_subnet_ids)
+    return set(catalog.zones.get(f"aws:{region}", ())[:AWS_VPC_ZONES])
 
 
 def _aws_region(catalog: Catalog, code: str, field: str) -> None:
@@ -369,11 +406,9 @@ def _workloads(residency_by_name: dict[str, Residency]) -> str:
     return f"workloads {', '.join(parts[:-1])} and {parts[-1]}"
 
 
-def _node_groups(
-    row: StagePlacement, tenant: str, capacity_blocks: dict[str, pulumi.Input[str]]
-) -> list[NodeGroupSpec]:
+def _node_groups(row: StagePlacement, tenant: str, capacity_blocks: dict[str, CapacityBlock]) -> list[NodeGroupSpec]:
     """The row's node group and, beside spot nodes that may take over another region's users, the
-    on-demand group that does."""
+    on-demand group that does. A group that launches into a Capacity Block uses the block's zone."""
     choice = row.choice
     offering = choice.option.offering
     block = capacity_blocks.get(offering.instance_type) if choice.option.capacity == "on-demand" else None
@@ -384,13 +419,13 @@ def _node_groups(
         instance_type=offering.instance_type,
         accelerator=offering.accelerator,
         capacity=choice.option.capacity,
-        zone_ids=offering.zones,
+        zone_ids=offering.zones if block is None else (block.az_id,),
         nodes_min=choice.nodes_min,
         nodes_desired=choice.nodes_desired,
         nodes_max=choice.nodes_max,
-        capacity_reservation_id=block,
+        capacity_reservation_id=None if block is None else block.reservation_id,
         accelerator_count=offering.accelerator_count,
         nodes_per_replica=choice.option.point.nodes_per_replica,
         gpu_slices=gpu_slices(row),
     )
-    return with_takeover(serving, choice.takeover_nodes, capacity_reservation_id=None)
+    return with_takeover(serving, choice.takeover_nodes, capacity_reservation_id=None, zone_ids=offering.zones)

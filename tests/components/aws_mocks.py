@@ -118,6 +118,19 @@ def _gcp_outputs(args: mocks.MockResourceArgs, outputs: dict[str, Any]) -> str |
     return None
 
 
+def block_zone(region: str, instance_type: str) -> str:
+    """A zone where a Capacity Block of the instance type could be: one that offers the type, among
+    the first six of the region (the ones the stack's VPC spans)."""
+    from regions.catalog import load_catalog
+    from tensorfleet.fleet.aws import AWS_VPC_ZONES
+
+    catalog = load_catalog()
+    spanned = catalog.zones[f"aws:{region}"][:AWS_VPC_ZONES]
+    offered = {z for o in catalog.offerings if (o.cloud, o.region, o.instance_type) == ("aws", region, instance_type)
+               for z in o.zones}  # fmt: skip
+    return next(zone for zone in spanned if zone in offered)
+
+
 def run_stack(stack: str, secret: Iterable[str] = (), **changes: Any) -> ProgramRun:
     """Runs the real program for ``stack`` with config ``changes`` (camelCase keys) under AwsMocks.
 

@@ -12,7 +12,7 @@ from components.aws.nodegroup import ami_type, taint_key
 from components.aws.policies import key_policy, tls_only_bucket_policy
 from components.budget.aws import ACTUAL_ALERT_PERCENTS, FORECAST_ALERT_PERCENTS
 from regions.catalog import load_catalog
-from tests.components.aws_mocks import ACCOUNT, run_stack
+from tests.components.aws_mocks import ACCOUNT, block_zone, run_stack
 
 
 @pytest.fixture(scope="module")
@@ -320,17 +320,26 @@ def test_capacity_blocks_and_the_autoscaling_role_when_configured(prod):
     placement = next(p.inputs for p in _all(prod, "tensorfleet:fleet:WorkloadPlacement")
                      if p.inputs["cloud"] == "aws" and p.inputs["capacityType"] == "on-demand")  # fmt: skip
     region, instance_type = placement["region"], placement["instanceType"]
+    zone = block_zone(region, instance_type)
     settings = {
         "account_id": ACCOUNT,
         "nat_per_zone": True,
         "admin_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/platform-admin"],
-        "capacity_blocks": {region: {instance_type: "cr-0123456789abcdef0"}},
+        "capacity_blocks": {region: {instance_type: {"reservation_id": "cr-0123456789abcdef0", "az_id": zone}}},
         "create_autoscaling_service_linked_role": True,
     }
     run = run_stack("prod", aws=settings)
     blocked = [g for g in _all(run, "aws:eks/nodeGroup:NodeGroup")
-               if g.name.startswith(f"aws-{region}-") and g.inputs["instanceTypes"] == [instance_type]]  # fmt: skip
-    assert blocked and all(g.inputs["capacityType"] == "CAPACITY_BLOCK" for g in blocked)
+               if g.name.startswith(f"aws-{region}-") and g.inputs["instanceTypes"] == [instance_type]
+               and g.inputs.get("capacityType") == "CAPACITY_BLOCK"]  # fmt: skip
+    assert blocked
+    # A block lives in one zone: its nodes launch in that zone's subnet only.
+    (subnet,) = [s for s in _all(run, "aws:ec2/subnet:Subnet")
+                 if s.name.startswith(f"aws-{region}-") and s.name.endswith(f"-private-{zone}")]  # fmt: skip
+    assert all(g.inputs["subnetIds"] == [f"{subnet.name}-id"] for g in blocked)
+    with pytest.raises(pulumi.RunError, match=rf"tensorfleet:aws.capacity_blocks.{region}.{instance_type}.az_id"):
+        elsewhere = {"reservation_id": "cr-0123456789abcdef0", "az_id": "use1-az99"}
+        run_stack("prod", aws={**settings, "capacity_blocks": {region: {instance_type: elsewhere}}})
     assert "CAPACITY_BLOCK" in _botocore_enum("eks", "CapacityTypes")
     templates = [t for t in _all(run, "aws:ec2/launchTemplate:LaunchTemplate") if t.name.startswith(f"aws-{region}-")]
     reserved = [t for t in templates if "capacityReservationSpecification" in t.inputs]

@@ -14,7 +14,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from regions.catalog import load_catalog
-from tests.components.aws_mocks import run_stack
+from tests.components.aws_mocks import block_zone, run_stack
 
 ACCOUNT = "444455556666"  # not the account the mocks put in ARNs, so any occurrence is a leak
 ADMINS = [f"arn:aws:iam::{ACCOUNT}:role/secret-admin", f"arn:aws:iam::{ACCOUNT}:user/secret-operator"]
@@ -58,7 +58,14 @@ def _config(plain_run) -> dict[str, Any]:
                     "private_subnet_ids": {zone: f"subnet-0badc0ffee{i:07x}" for i, zone in enumerate(zones)},
                 }
             },
-            "capacity_blocks": {on_demand["region"]: {on_demand["instanceType"]: RESERVATION}},
+            "capacity_blocks": {
+                on_demand["region"]: {
+                    on_demand["instanceType"]: {
+                        "reservation_id": RESERVATION,
+                        "az_id": block_zone(on_demand["region"], on_demand["instanceType"]),
+                    }
+                }
+            },
         },
         "costCentre": COST_CENTRE,
         "budgetAlertEmails": EMAILS,
