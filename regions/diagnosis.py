@@ -39,6 +39,8 @@ Constraint = Literal[
     "max_replicas",
     "carbon_cap",
     "capacity",
+    "gpu_sharing",
+    "accelerators",
     "unknown_carbon",
     "allowed_regions",
     "denied_regions",

@@ -36,6 +36,7 @@ from workloads.profiles import (
     MAX_LATENCY_MS,
     MAX_MONTHLY_USD,
     MAX_REPLICAS,
+    GpuSharing,
     LlmModel,
     MeasuredModel,
     WorkloadProfile,
@@ -401,6 +402,67 @@ def _relax_capacity(problem: WorkloadProblem) -> Diagnosis | None:
     )
 
 
+def _relax_gpu_sharing(problem: WorkloadProblem) -> Diagnosis | None:
+    """A stage whose replicas share GPUs: the nearest sharing that runs it — larger MIG instances,
+    fewer time slices — or whole GPUs."""
+    profile = problem.profile
+    for i, stage in enumerate(profile.stages):
+        model = stage.model
+        if not isinstance(model, LlmModel) or model.gpu_sharing is None:
+            continue
+        sharing = model.gpu_sharing
+        if sharing.mig is not None:
+            larger = [f"{n}g" for n in range(int(sharing.mig[0]) + 1, 4)]
+            candidates: list[GpuSharing | None] = [GpuSharing(mig=m) for m in larger]  # type: ignore[arg-type]
+        else:
+            slices = sharing.time_slicing or 2
+            candidates = [GpuSharing(time_slicing=k) for k in range(slices - 1, 1, -1)]
+        for candidate in [*candidates, None]:
+            relaxed = _with_stage_model(profile, i, model.model_copy(update={"gpu_sharing": candidate}))
+            if _solve(problem, relaxed) is None:
+                continue
+            prefix = "model." if profile.model is not None else f"cascade.{i}.model."
+            return _diagnosis(
+                problem,
+                "gpu_sharing",
+                f"{prefix}gpu_sharing",
+                sharing.label,
+                "whole GPUs" if candidate is None else candidate.label,
+                "leaves no accelerator that runs a replica on its share within the other constraints "
+                "(MIG: A100, H100, H200 and B200 only; a share holds its fraction of the GPU's memory)",
+                "give each replica whole GPUs (remove it)" if candidate is None else f"share as {candidate.label}",
+            )
+    return None
+
+
+def _relax_accelerators(problem: WorkloadProblem) -> Diagnosis | None:
+    profile = problem.profile
+    qualified = profile.placement.accelerators
+    if not qualified:
+        return None
+    plan = _solve(problem, _update(profile, "placement", accelerators=[]))
+    if plan is None:
+        return None
+    added = sorted({row.choice.option.offering.accelerator for row in plan.rows} - set(qualified))
+    return _diagnosis(
+        problem,
+        "accelerators",
+        "placement.accelerators",
+        tuple(qualified),
+        (*qualified, *added),
+        "is too narrow",
+        f"qualify the model on {', '.join(added)}",
+    )
+
+
+def _with_stage_model(profile: WorkloadProfile, index: int, model: LlmModel) -> WorkloadProfile:
+    if profile.model is not None:
+        return profile.model_copy(update={"model": model})
+    cascade = list(profile.cascade or [])
+    cascade[index] = cascade[index].model_copy(update={"model": model})
+    return profile.model_copy(update={"cascade": cascade})
+
+
 def _relax_unknown_carbon(problem: WorkloadProblem) -> Diagnosis | None:
     """Carbon counts, so options of unknown carbon are excluded; were they the only workable ones?"""
     settings = problem.settings
@@ -566,6 +628,8 @@ _RELAXATIONS: tuple[Callable[[WorkloadProblem], Diagnosis | None], ...] = (
     _relax_max_replicas,
     _relax_carbon_cap,
     _relax_capacity,
+    _relax_gpu_sharing,
+    _relax_accelerators,
     _relax_unknown_carbon,
     _relax_allowed,
     _relax_denied,
@@ -593,6 +657,8 @@ def _combined(problem: WorkloadProblem) -> Diagnosis:
         "placement.allowed_regions": bool(profile.placement.allowed_regions),
         "placement.denied_regions": bool(profile.placement.denied_regions),
         "placement.clouds": set(profile.placement.clouds) != set(CLOUDS),
+        "placement.accelerators": bool(profile.placement.accelerators),
+        "gpu_sharing": any(isinstance(s.model, LlmModel) and s.model.gpu_sharing for s in profile.stages),
         "compliance.data_residency": bool(profile.compliance.data_residency),
     }
     active += [name for name, applies in optional.items() if applies]

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from regions.calibration import hardware_of
 from regions.catalog import load_catalog
+from regions.diagnosis import PlacementError
 from regions.options import stage_points
 from regions.performance import max_concurrency
 from regions.placement import place_fleet
@@ -148,3 +149,51 @@ def _with_sharing(sharing: dict) -> WorkloadProfile:
     model = {**QWEN_1_5B.model_dump(exclude_none=True), "gpu_sharing": sharing}
     fields = deep_merge(BASE_PROFILE, {"slo": SLO.model_dump(exclude_none=True), "budget": {"monthly_usd": 1_000_000}})
     return WorkloadProfile.model_validate({**fields, "model": model})
+
+
+def test_a_sharing_no_allowed_gpu_can_run_is_diagnosed_with_the_nearest_that_works():
+    catalog = load_catalog()
+    on_l4 = _with_sharing({"mig": "1g"}).model_copy(
+        update={"placement": _with_sharing({"mig": "1g"}).placement.model_copy(update={"accelerators": ["L4"]})}
+    )
+    with pytest.raises(PlacementError) as error:
+        place_fleet([on_l4], catalog, PlacementSettings())
+    first, *others = error.value.diagnoses
+    assert (first.constraint, first.setting, first.current, first.nearest) == (
+        "gpu_sharing", "model.gpu_sharing", "mig-1g", "whole GPUs"
+    )  # fmt: skip
+    assert [(d.constraint, d.setting) for d in others] == [("accelerators", "placement.accelerators")]
+    # Each relaxation works on its own.
+    whole = on_l4.model_copy(update={"model": on_l4.model.model_copy(update={"gpu_sharing": None})})
+    assert place_fleet([whole], catalog, PlacementSettings()).workloads
+    widened = on_l4.model_copy(
+        update={"placement": on_l4.placement.model_copy(update={"accelerators": list(others[0].nearest)})}
+    )
+    assert place_fleet([widened], catalog, PlacementSettings()).workloads
+
+
+def test_a_model_larger_than_its_mig_instance_is_told_the_smallest_instance_that_holds_it():
+    catalog = load_catalog()
+    # On H100s: 16 GB of weights do not fit a 1g.10gb instance (a B200's 1g.23gb would hold them).
+    overrides = {
+        "slo": SLO.model_dump(exclude_none=True),
+        "budget": {"monthly_usd": 1_000_000},
+        "placement": {"accelerators": ["H100"]},
+    }
+    model = {**LLAMA_8B.model_dump(exclude_none=True), "gpu_sharing": {"mig": "1g"}}
+    llama = WorkloadProfile.model_validate({**deep_merge(BASE_PROFILE, overrides), "model": model})
+
+    def sharing(slices: str) -> WorkloadProfile:
+        return llama.model_copy(
+            update={"model": llama.model.model_copy(update={"gpu_sharing": GpuSharing(mig=slices)})}
+        )
+
+    with pytest.raises(PlacementError) as error:
+        place_fleet([llama], catalog, PlacementSettings())
+    first = error.value.diagnoses[0]
+    assert (first.constraint, first.current) == ("gpu_sharing", "mig-1g")
+    assert first.nearest in ("mig-2g", "mig-3g")
+    assert place_fleet([sharing(first.nearest.removeprefix("mig-"))], catalog, PlacementSettings()).workloads
+    if first.nearest == "mig-3g":  # then 2g must not hold it
+        with pytest.raises(PlacementError):
+            place_fleet([sharing("2g")], catalog, PlacementSettings())
