@@ -415,8 +415,10 @@ def _relax_gpu_sharing(problem: WorkloadProblem) -> Diagnosis | None:
             larger = [f"{n}g" for n in range(int(sharing.mig[0]) + 1, 4)]
             candidates: list[GpuSharing | None] = [GpuSharing(mig=m) for m in larger]  # type: ignore[arg-type]
         else:
+            # Fewer slices, halving towards two: a handful of solves, not one per count.
             slices = sharing.time_slicing or 2
-            candidates = [GpuSharing(time_slicing=k) for k in range(slices - 1, 1, -1)]
+            fewer = sorted({slices - 1, *(max(2, slices >> n) for n in range(1, 6))} - {slices, 1}, reverse=True)
+            candidates = [GpuSharing(time_slicing=k) for k in fewer]
         for candidate in [*candidates, None]:
             relaxed = _with_stage_model(profile, i, model.model_copy(update={"gpu_sharing": candidate}))
             if _solve(problem, relaxed) is None:
@@ -658,7 +660,11 @@ def _combined(problem: WorkloadProblem) -> Diagnosis:
         "placement.denied_regions": bool(profile.placement.denied_regions),
         "placement.clouds": set(profile.placement.clouds) != set(CLOUDS),
         "placement.accelerators": bool(profile.placement.accelerators),
-        "gpu_sharing": any(isinstance(s.model, LlmModel) and s.model.gpu_sharing for s in profile.stages),
+        **{
+            f"{'model.' if profile.model is not None else f'cascade.{i}.model.'}gpu_sharing": True
+            for i, stage in enumerate(profile.stages)
+            if isinstance(stage.model, LlmModel) and stage.model.gpu_sharing is not None
+        },
         "compliance.data_residency": bool(profile.compliance.data_residency),
     }
     active += [name for name, applies in optional.items() if applies]

@@ -111,6 +111,9 @@ class OperatingPoint:
     """Replicas that share one accelerator (MIG instances or time slices); 1 when each owns chips."""
     mig_profile: str | None = None
     """The MIG instance each replica runs on (``1g.10gb``); None for whole chips or time slices."""
+    kv_cache_bytes: int | None = None
+    """KV cache of one time-sliced replica, bytes: its share of the GPU's usable memory less the
+    weights, as sized (the server is told it); None where the server measures it itself."""
 
     @property
     def per_node(self) -> float:
@@ -180,11 +183,15 @@ def shared_operating_points(
     """Every point within the SLO of replicas that each run on one share of a GPU: a one-chip replica
     sized on the share, ``replicas_per_gpu`` of them on every GPU of the node (no tensor parallelism
     across shares, no pipeline: a shared GPU serves models that fit one share)."""
-    points = llm_operating_points(model, slo, share.of(spec), 1, assumptions)
+    sliced = share.of(spec)
+    points = llm_operating_points(model, slo, sliced, 1, assumptions)
     per_node = accelerators_per_node * share.replicas_per_gpu
+    kv = None
+    if share.mig_profile is None:  # time slices: every replica beside the others on the whole GPU
+        kv = math.floor(sliced.memory_gib * 2**30 * assumptions.memory_utilisation - model_shape(model, sliced).weights)
     return tuple(
         replace(p, replicas_per_node=per_node, replicas_per_accelerator=share.replicas_per_gpu,
-                mig_profile=share.mig_profile)
+                mig_profile=share.mig_profile, kv_cache_bytes=kv)
         for p in points
     )  # fmt: skip
 

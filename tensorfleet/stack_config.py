@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from regions.catalog import CLOUDS, Catalog, Cloud, UnknownName
 from regions.footprint import FleetLayout
@@ -95,6 +95,16 @@ class CapacityBlockConfig(_Model):
     az_id: ZoneId
     """The availability-zone ID the block is in (``AvailabilityZoneId`` of
     ``aws ec2 describe-capacity-reservations``): its nodes can launch only there."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_a_bare_id(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError(
+                f"a Capacity Block is {{reservation_id: {value}, az_id: <zone ID>}}: it lives in one zone, "
+                "where its nodes must launch (aws ec2 describe-capacity-reservations shows AvailabilityZoneId)"
+            )
+        return value
 
 
 class AwsConfig(_Model):

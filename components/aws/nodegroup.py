@@ -253,11 +253,19 @@ def _launch_template(
 MIG_UNIT = "tensorfleet-mig.service"
 
 
+NVIDIA_UNITS = "nvidia-kmod-load.service nvidia-persistenced.service nvidia-fabricmanager.service"
+"""The EKS NVIDIA AMI's units that load the driver and bring the GPUs (and NVSwitches) up."""
+
+
 def mig_user_data(slices: GpuSlices) -> str:
     """User data that splits every GPU into the pool's MIG instances on every boot, before the
-    kubelet starts: MIG instances do not survive a reboot, so a systemd unit (ordered before the
-    kubelet) recreates them, and the script starts it on the first boot. Enabling MIG mode may
-    leave it pending until the GPU is reset, which nothing holds at boot."""
+    kubelet starts, and keeps the kubelet down when that fails (a node that joined with whole GPUs
+    would advertise fewer GPUs than the plan counts).
+
+    MIG instances do not survive a reboot, so a systemd unit recreates them after the AMI's driver
+    units and before the kubelet, which requires it (a drop-in). Enabling MIG mode can stay
+    pending until the GPU resets; where the VM refuses the reset, one reboot (guarded by a file)
+    applies it. User data only starts the unit without waiting: the kubelet waits for it."""
     profile = slices.mig_profile
     if profile is None:
         raise ValueError("MIG user data for a pool without a MIG profile")
@@ -265,16 +273,28 @@ def mig_user_data(slices: GpuSlices) -> str:
     script = f"""#!/bin/bash
 # Every GPU of this node as {slices.replicas_per_gpu} MIG instances of {profile} (tensorfleet).
 set -euo pipefail
+guard=/var/lib/tensorfleet/mig-reboot
 nvidia-smi -mig 1
 if nvidia-smi --query-gpu=mig.mode.current --format=csv,noheader | grep -q Disabled; then
-  nvidia-smi --gpu-reset
+  if ! nvidia-smi --gpu-reset; then
+    if [ -e "$guard" ]; then
+      echo "MIG mode is still pending after a reboot" >&2
+      exit 1
+    fi
+    mkdir -p "$(dirname "$guard")"
+    touch "$guard"
+    systemctl reboot --no-block
+    exit 1
+  fi
 fi
 nvidia-smi mig -dci || true
 nvidia-smi mig -dgi || true
 nvidia-smi mig -cgi {instances} -C
 """
-    unit = """[Unit]
+    unit = f"""[Unit]
 Description=Split the GPUs into MIG instances before the kubelet starts
+Wants={NVIDIA_UNITS}
+After={NVIDIA_UNITS}
 Before=kubelet.service
 
 [Service]
@@ -285,6 +305,10 @@ ExecStart=/usr/local/sbin/tensorfleet-mig
 [Install]
 WantedBy=multi-user.target
 """
+    kubelet = f"""[Unit]
+Requires={MIG_UNIT}
+After={MIG_UNIT}
+"""
     boot = f"""#!/bin/bash
 set -euo pipefail
 cat > /usr/local/sbin/tensorfleet-mig <<'SCRIPT'
@@ -292,8 +316,12 @@ cat > /usr/local/sbin/tensorfleet-mig <<'SCRIPT'
 chmod 0755 /usr/local/sbin/tensorfleet-mig
 cat > /etc/systemd/system/{MIG_UNIT} <<'UNIT'
 {unit}UNIT
+mkdir -p /etc/systemd/system/kubelet.service.d
+cat > /etc/systemd/system/kubelet.service.d/20-tensorfleet-mig.conf <<'UNIT'
+{kubelet}UNIT
 systemctl daemon-reload
-systemctl enable --now {MIG_UNIT}
+systemctl enable {MIG_UNIT}
+systemctl start --no-block {MIG_UNIT}
 """
     message = MIMEMultipart(boundary="==TENSORFLEET==")
     message.attach(MIMEText(boot, "x-shellscript"))

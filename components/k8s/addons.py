@@ -373,8 +373,14 @@ def _values(args: ClusterAddonsArgs) -> dict[str, dict[str, Any]]:
                             "data": sharing,
                         }
                     },
-                    # The MIG manager partitions the nodes labelled nvidia.com/mig.config.
+                    # The MIG manager partitions the nodes labelled nvidia.com/mig.config; on cloud
+                    # VMs enabling MIG mode may need a reboot, which it only does when allowed to.
                     "mig": {"strategy": "single"},
+                    **(
+                        {"migManager": {"env": [{"name": "WITH_REBOOT", "value": "true"}]}}
+                        if any(p.gpu_slices and p.gpu_slices.mig_profile for p in args.pools)
+                        else {}
+                    ),
                 }
                 if sharing
                 else {}

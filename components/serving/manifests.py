@@ -103,6 +103,9 @@ class ServerSpec:
     """Prompt plus output tokens per request, as sized."""
     kv_cache_dtype: str = "auto"
     memory_utilisation: float = 0.9
+    kv_cache_bytes: int | None = None
+    """The KV cache the server allocates, bytes, instead of measuring free memory at start-up:
+    replicas time-slicing one GPU start side by side and would count each other's loading."""
     weights_gb: float | None = None
     replicas_min: int
     replicas_max: int
@@ -229,6 +232,7 @@ def _args(spec: ServerSpec, role: str = "server") -> list[str]:
         f"--max-num-seqs={spec.max_num_seqs * spec.nodes_per_replica}",  # every pipeline stage's batch
         f"--gpu-memory-utilization={spec.memory_utilisation:g}",
         f"--kv-cache-dtype={spec.kv_cache_dtype}",
+        *([f"--kv-cache-memory-bytes={spec.kv_cache_bytes}"] if spec.kv_cache_bytes is not None else []),
         "--host=0.0.0.0",
         f"--port={PORT}",
         *(["--runner=pooling"] if spec.pooling else []),

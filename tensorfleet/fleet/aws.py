@@ -332,19 +332,14 @@ def _check_region_keys(settings: AwsConfig, catalog: Catalog) -> None:
     for region, blocks in settings.capacity_blocks.items():
         _aws_region(catalog, region, f"tensorfleet:aws.capacity_blocks.{region}")
         check_offered(catalog, "aws", region, blocks, f"tensorfleet:aws.capacity_blocks.{region}")
-        subnet_zones = _subnet_zones(settings, catalog, region)
+        # The block itself proves the type is offered in its zone (the catalog's zone list may be
+        # older than the block); the stack must have a subnet there.
+        subnet_zones = sorted(_subnet_zones(settings, catalog, region))
         for instance_type, block in blocks.items():
-            offered = {
-                zone
-                for o in catalog.offerings
-                if (o.cloud, o.region, o.instance_type) == ("aws", region, instance_type)
-                for zone in o.zones
-            }
-            usable = sorted(offered & subnet_zones)
-            if block.az_id not in usable:
+            if block.az_id not in subnet_zones:
                 raise FleetConfigError(
                     f"tensorfleet:aws.capacity_blocks.{region}.{instance_type}.az_id: {block.az_id!r} is not a zone "
-                    f"where the stack's subnets can launch {instance_type}; those are {', '.join(usable) or 'none'}"
+                    f"the stack's subnets in {region} are in; those are {', '.join(subnet_zones) or 'none'}"
                 )
 
 

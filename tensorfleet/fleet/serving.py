@@ -142,6 +142,7 @@ def server_spec(
         max_model_len=profile.slo.tokens_in + profile.slo.tokens_out,
         kv_cache_dtype=KV_CACHE_DTYPES[model.kv_cache_dtype] if isinstance(model, LlmModel) else "auto",
         memory_utilisation=_memory_share(row, sizing),
+        kv_cache_bytes=point.kv_cache_bytes,
         weights_gb=weights_gb(model),
         replicas_min=0 if scaling.scale_to_zero else replicas(choice.nodes_min),
         replicas_max=replicas(choice.nodes_max),

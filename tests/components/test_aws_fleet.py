@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import botocore.session
 import pulumi
@@ -337,6 +338,9 @@ def test_capacity_blocks_and_the_autoscaling_role_when_configured(prod):
     (subnet,) = [s for s in _all(run, "aws:ec2/subnet:Subnet")
                  if s.name.startswith(f"aws-{region}-") and s.name.endswith(f"-private-{zone}")]  # fmt: skip
     assert all(g.inputs["subnetIds"] == [f"{subnet.name}-id"] for g in blocked)
+    bare_id = re.escape("a Capacity Block is {reservation_id: cr-0123456789abcdef0, az_id")
+    with pytest.raises(pulumi.RunError, match=bare_id):
+        run_stack("prod", aws={**settings, "capacity_blocks": {region: {instance_type: "cr-0123456789abcdef0"}}})
     with pytest.raises(pulumi.RunError, match=rf"tensorfleet:aws.capacity_blocks.{region}.{instance_type}.az_id"):
         elsewhere = {"reservation_id": "cr-0123456789abcdef0", "az_id": "use1-az99"}
         run_stack("prod", aws={**settings, "capacity_blocks": {region: {instance_type: elsewhere}}})

@@ -112,7 +112,8 @@ def test_only_nvidia_gpus_are_shared_and_mig_only_where_nvidia_lists_the_profile
     catalog = load_catalog()
     for name in ("Inferentia2", "TPU v5e", "MI300X"):
         assert gpu_share(GpuSharing(time_slicing=2), _spec(name), None) is None
-    assert gpu_share(GpuSharing(mig="1g"), _spec("A10G"), catalog.mig_profiles.get(("A10G", 1))) is None
+    assert ("A10G", 1) not in catalog.mig_profiles  # so stage_points finds no MIG instance for it
+    assert gpu_share(GpuSharing(mig="1g"), _spec("A10G"), None) is None
     assert gpu_share(GpuSharing(time_slicing=3), _spec("A10G"), None) is not None
     shared = _with_sharing({"mig": "1g"})
     stage = shared.stages[0]
@@ -137,8 +138,8 @@ def test_the_planner_places_shared_replicas_on_mig_gpus_and_counts_them_per_node
 
 @pytest.mark.parametrize(
     ("sharing", "message"),
-    [({}, "exactly one"), ({"mig": "1g", "time_slicing": 2}, "exactly one"), ({"mig": "4g"}, "mig"),
-     ({"time_slicing": 1}, "time_slicing"), ({"time_slicing": 49}, "time_slicing")],
+    [({}, "exactly one"), ({"mig": "1g", "time_slicing": 2}, "exactly one"), ({"mig": "4g"}, "'1g', '2g' or '3g'"),
+     ({"time_slicing": 1}, "greater than or equal to 2"), ({"time_slicing": 49}, "less than or equal to 48")],
 )  # fmt: skip
 def test_a_sharing_that_is_not_one_valid_way_is_a_profile_error(sharing, message):
     with pytest.raises(ValidationError, match=message):

@@ -19,7 +19,9 @@ import yaml
 from azure.mgmt.containerservice import models
 
 from components.aws.nodegroup import AUTOSCALER_TEMPLATE
-from components.fleet.pool import DEVICE_PLUGIN_CONFIG_LABEL
+from components.fleet.pool import DEVICE_PLUGIN_CONFIG_LABEL, GpuSlices
+from components.k8s.addons import AcceleratorPool, ClusterAddonsArgs
+from components.k8s.addons import _values as addon_values
 from regions.bill import PLACEMENT_TYPE
 from regions.catalog import load_catalog
 from tensorfleet.report import build_plan
@@ -90,7 +92,6 @@ def test_every_shared_workload_is_placed_on_gpus_it_can_share_and_counted_per_sh
         assert row["replicasPerNode"] == row["acceleratorCount"] * per_gpu
         assert placements[name]["gpu_sharing"] == wanted
         assert f"{per_gpu} per GPU" in row["reason"] or f"{per_gpu} time-slicing each GPU" in row["reason"]
-    assert all("gpu_sharing" not in p for n, p in placements.items() if n not in PROFILES)
 
 
 def test_eks_mig_nodes_split_their_gpus_at_every_boot_before_the_kubelet():
@@ -116,7 +117,15 @@ def test_eks_mig_nodes_split_their_gpus_at_every_boot_before_the_kubelet():
     (inner,) = re.findall(r"<<'SCRIPT'\n(.*?)SCRIPT\n", script, re.S)
     subprocess.run(["bash", "-n"], input=inner, text=True, check=True, timeout=30)
     assert "nvidia-smi mig -cgi " + ",".join(["1g.10gb"] * 7) + " -C" in inner
-    assert "Before=kubelet.service" in script and "systemctl enable --now tensorfleet-mig.service" in script
+    units = dict(re.findall(r"cat > (\S+) <<'UNIT'\n(.*?)UNIT\n", script, re.S))
+    mig_unit = units["/etc/systemd/system/tensorfleet-mig.service"]
+    # After the AMI's driver units, before the kubelet, which cannot start without it.
+    assert "After=nvidia-kmod-load.service" in mig_unit and "Before=kubelet.service" in mig_unit
+    kubelet = units["/etc/systemd/system/kubelet.service.d/20-tensorfleet-mig.conf"]
+    assert "Requires=tensorfleet-mig.service" in kubelet and "After=tensorfleet-mig.service" in kubelet
+    # User data does not wait for it (the kubelet does), and one guarded reboot applies a pending mode.
+    assert "systemctl start --no-block tensorfleet-mig.service" in script
+    assert "systemctl reboot" in inner and "$guard" in inner
 
 
 def test_eks_time_sliced_nodes_name_their_device_plugin_configuration():
@@ -193,22 +202,34 @@ def test_each_server_asks_for_one_share_and_is_told_its_share_of_memory(workload
     time_slices = PROFILES[workload][1].get("time_slicing")
     assert utilisation == pytest.approx(0.9 / time_slices if time_slices else 0.9, abs=1e-6)
     assert "--tensor-parallel-size=1" in container["args"]
+    kv = [int(a.split("=", 1)[1]) for a in container["args"] if a.startswith("--kv-cache-memory-bytes=")]
+    if time_slices:
+        # Told its KV cache: its share of the GPU's usable memory less its own copy of the weights
+        # (Qwen2.5-1.5B: 1.54e9 bf16 parameters), not what it would measure beside the others.
+        spec = load_catalog().spec(_row(workload)["accelerator"])
+        assert spec is not None
+        assert kv == [int(spec.memory_gib / time_slices * 2**30 * 0.9 - 1.54e9 * 2)]
+    else:
+        assert kv == []  # a MIG instance is a device of its own: the server measures it
 
 
 def test_quotas_count_shares_and_every_object_validates():
-    # Per cluster (its Kubernetes provider): the tenant's quota holds every share its servers may take.
+    # Per cluster (one per cloud and region): the tenant's quota holds every share its nodes offer
+    # at the planner's maximum, nodes x GPUs x shares per GPU, as the placements state them.
+    offered: dict[tuple[str, str], int] = {}
+    for placement in _resources(PLACEMENT_TYPE):
+        row = placement["inputs"]
+        key = (row["cloud"], row["region"])
+        shares = int(row["gpuSharing"]["replicasPerGpu"])
+        offered[key] = offered.get(key, 0) + int(row["nodes"]["max"]) * int(row["acceleratorCount"]) * shares
     quotas = {
-        (q["provider"], q["inputs"]["metadata"]["namespace"]): q["inputs"]["spec"]["hard"]
+        (q["cloud"], q["region"]): q["inputs"]["spec"]["hard"]["requests.nvidia.com/gpu"]
         for q in _resources("kubernetes:core/v1:ResourceQuota")
+        if q["inputs"]["metadata"]["namespace"] == "shared-gpus"
     }
-    shares: dict[tuple[str, str], int] = {}
-    for scaled in _resources(SCALED_OBJECT):
-        key = (scaled["provider"], scaled["inputs"]["metadata"]["namespace"])
-        shares[key] = shares.get(key, 0) + int(scaled["inputs"]["spec"]["maxReplicaCount"])
-    tenant = [key for key in shares if key[1] == "shared-gpus"]
-    assert len(tenant) == 3  # one cluster per cloud
-    for key in tenant:
-        assert quotas[key]["requests.nvidia.com/gpu"] == str(shares[key])
+    assert set(quotas) == set(offered) and len(quotas) >= 3
+    for key, hard in quotas.items():
+        assert hard == str(offered[key])
     checked = 0
     for resource in _plan()["resources"]:
         kind = resource["type"]
@@ -220,3 +241,27 @@ def test_quotas_count_shares_and_every_object_validates():
             continue
         checked += 1
     assert checked > 6 * len(PROFILES)
+
+
+def test_the_gpu_operator_shares_gpus_where_it_owns_the_driver():
+    """AKS pools whose driver the GPU operator installs: its device plugin gets the configurations,
+    and its MIG manager may reboot a node to enable MIG mode (cloud VMs may refuse a GPU reset)."""
+    mig = GpuSlices(replicas_per_gpu=7, mig_profile="1g.10gb")
+    pools = (
+        AcceleratorPool(vendor="nvidia", driver="operator", instance_type="Standard_NC24ads_A100_v4",
+                        accelerator="A100-80GB-PCIe", gpu_slices=mig),
+        AcceleratorPool(vendor="nvidia", driver="operator", instance_type="Standard_NC4as_T4_v3",
+                        accelerator="T4", gpu_slices=GpuSlices(replicas_per_gpu=3)),
+    )  # fmt: skip
+    values = addon_values(ClusterAddonsArgs(cloud="azure", region="eastus", cluster_name="aks", pools=pools))
+    operator = values["gpu-operator"]
+    config = operator["devicePlugin"]["config"]
+    assert config["create"] is True and config["default"] == "default"
+    assert set(config["data"]) == {"default", "mig-single", "time-slicing-3"}
+    assert operator["mig"] == {"strategy": "single"}
+    assert {"name": "WITH_REBOOT", "value": "true"} in operator["migManager"]["env"]
+    # Without a shared pool the operator's values are what they were.
+    plain = addon_values(ClusterAddonsArgs(cloud="azure", region="eastus", cluster_name="aks", pools=(
+        AcceleratorPool(vendor="nvidia", driver="operator", instance_type="Standard_NC4as_T4_v3", accelerator="T4"),
+    )))["gpu-operator"]  # fmt: skip
+    assert not {"devicePlugin", "mig", "migManager"} & set(plain)
