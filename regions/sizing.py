@@ -78,6 +78,10 @@ class SizingAssumptions:
     """Achieved over peak dense FLOPS. Default: the chip family's calibrated figure."""
     max_batch: int = 256
     """Most sequences a replica runs at once: vLLM's ``max_num_seqs`` default (256)."""
+    max_server_pods_per_node: int = 100
+    """Most model-server pods one node runs (shared GPUs put one per share): the kubelet's default
+    limit of 110 pods (``--max-pods``, also GKE Standard's default), less room for the node's own
+    DaemonSets (CNI, proxy, device plugin, exporters)."""
     max_nodes_per_replica: int = 4
     """Most nodes one replica may span (pipeline stages, a power of two), only for a model that no
     single node holds: a stated bound, as each stage adds a network hop to every token."""
@@ -183,9 +187,11 @@ def shared_operating_points(
     """Every point within the SLO of replicas that each run on one share of a GPU: a one-chip replica
     sized on the share, ``replicas_per_gpu`` of them on every GPU of the node (no tensor parallelism
     across shares, no pipeline: a shared GPU serves models that fit one share)."""
+    per_node = accelerators_per_node * share.replicas_per_gpu
+    if per_node > assumptions.max_server_pods_per_node:
+        return ()  # more shares than pods the node may run
     sliced = share.of(spec)
     points = llm_operating_points(model, slo, sliced, 1, assumptions)
-    per_node = accelerators_per_node * share.replicas_per_gpu
     kv = None
     if share.mig_profile is None:  # time slices: every replica beside the others on the whole GPU
         kv = math.floor(sliced.memory_gib * 2**30 * assumptions.memory_utilisation - model_shape(model, sliced).weights)

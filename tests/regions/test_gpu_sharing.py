@@ -198,3 +198,17 @@ def test_a_model_larger_than_its_mig_instance_is_told_the_smallest_instance_that
     if first.nearest == "mig-3g":  # then 2g must not hold it
         with pytest.raises(PlacementError):
             place_fleet([sharing("2g")], catalog, PlacementSettings())
+
+
+def test_a_node_never_runs_more_server_pods_than_its_kubelet_admits():
+    spec = _spec("A100")
+    mig = load_catalog().mig_profiles[("A100", 1)]
+    share = gpu_share(GpuSharing(mig="1g"), spec, mig)
+    assert share is not None
+    limit = SizingAssumptions().max_server_pods_per_node
+    assert 14 * 7 <= limit < 16 * 7  # a2-highgpu-16g-like nodes would need 112 pods
+    assert shared_operating_points(QWEN_1_5B, SLO, spec, 14, share, SizingAssumptions())
+    assert shared_operating_points(QWEN_1_5B, SLO, spec, 16, share, SizingAssumptions()) == ()
+    sliced = gpu_share(GpuSharing(time_slicing=48), spec, None)
+    assert sliced is not None
+    assert shared_operating_points(QWEN_1_5B, SLO, spec, 8, sliced, SizingAssumptions()) == ()
