@@ -23,6 +23,7 @@ from regions.catalog import Catalog, Offering
 from regions.footprint import (
     AKS_DISK_ITEMS,
     GENERAL_PURPOSE_ITEMS,
+    ROOT_DISK_GIB,
     FleetLayout,
     cloud_items,
     node_items,
@@ -405,7 +406,7 @@ def _placement(context: _Context, resource: BilledResource) -> list[BillLine]:
     workload = inputs["workload"]
     lines = [context.nodes(resource, inputs["instanceType"], desired, capacity, workload)]
     planned = f"not built by the stack yet: what a {cloud} fleet here needs"
-    for item in node_items(cloud):
+    for item in node_items(cloud, int(inputs.get("diskGib") or ROOT_DISK_GIB)):
         lines.append(context.line(resource, item.item, item.quantity * desired, planned, workload))
     for item in stage_items(cloud, inputs.get("weightsGb"), context.usage):
         lines.append(context.line(resource, item.item, item.quantity, f"{item.assumption}; {planned}"))

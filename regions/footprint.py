@@ -15,6 +15,7 @@ components build (``components/aws``) and the stack's usage assumptions.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 
 from regions.catalog import Catalog
@@ -25,6 +26,7 @@ __all__ = [
     "AKS_OS_DISK_GIB",
     "AKS_SYSTEM_VM_SIZE",
     "GENERAL_PURPOSE_ITEMS",
+    "OS_AND_IMAGES_GIB",
     "ROOT_DISK_GIB",
     "SYSTEM_DISK_GIB",
     "SYSTEM_MACHINE_TYPES",
@@ -34,13 +36,23 @@ __all__ = [
     "Item",
     "cloud_items",
     "footprint_of",
+    "model_cache_gib",
+    "node_disk_gib",
     "node_items",
     "region_items",
     "stage_items",
 ]
 
 ROOT_DISK_GIB = 200
-"""Root disk of every accelerator node: model-server container images are large."""
+"""Root disk of an accelerator node, at least: model-server container images are large."""
+OS_AND_IMAGES_GIB = 100
+"""What an accelerator node's disk holds besides model caches: the OS, the kubelet's and container
+runtime's state and the model server's images (a stated allowance: the CUDA builds of vLLM
+unpack to tens of GB, kept beside their compressed layers)."""
+MODEL_CACHE_HEADROOM = 1.25
+"""A model server's cache volume over its weights: tokenizer, configuration, partial downloads."""
+MIN_MODEL_CACHE_GIB = 10
+"""The smallest cache volume a model server gets (its limit, not what it holds)."""
 AKS_OS_DISK_GIB = 128
 """OS disk of every AKS node: Azure prices managed disks by size tier, and 128 GiB is the P10 tier."""
 AKS_DISK_ITEMS = {128: "managed_disk_premium_ssd_p10"}
@@ -132,14 +144,30 @@ def region_items(catalog: Catalog, cloud: str, region: str, layout: FleetLayout)
     raise ValueError(f"unknown cloud {cloud!r}")
 
 
-def node_items(cloud: str) -> list[Item]:
-    """What every node adds beside its own price, per node-month."""
+def model_cache_gib(weights_gb: float | None) -> int:
+    """The volume one model server downloads its weights into (an emptyDir on the node's disk)."""
+    return max(MIN_MODEL_CACHE_GIB, math.ceil((weights_gb or 0) * MODEL_CACHE_HEADROOM))
+
+
+def node_disk_gib(cloud: str, weights_gb: float | None, replicas_per_node: int, nodes_per_replica: int) -> int:
+    """The disk an accelerator node needs: every replica on it downloads the weights (a replica that
+    spans nodes downloads them on each of its nodes), a quarter more for the files beside them, on
+    top of ``OS_AND_IMAGES_GIB``; at least ``ROOT_DISK_GIB``. AKS nodes keep their 128 GiB P10 OS
+    disk, the one tier with a sourced price: model caches there are not sized yet."""
+    if cloud == "azure":
+        return AKS_OS_DISK_GIB
+    caches = math.ceil((weights_gb or 0) * MODEL_CACHE_HEADROOM) * (replicas_per_node if nodes_per_replica == 1 else 1)
+    return max(ROOT_DISK_GIB, OS_AND_IMAGES_GIB + caches)
+
+
+def node_items(cloud: str, disk_gib: int = ROOT_DISK_GIB) -> list[Item]:
+    """What every node adds beside its own price, per node-month (its disk of ``disk_gib``)."""
     if cloud == "aws":
-        return [Item("ebs_gp3_storage", ROOT_DISK_GIB)]
+        return [Item("ebs_gp3_storage", disk_gib)]
     if cloud == "gcp":
         # Cloud NAT bills each VM that uses the gateway by the hour (up to 32 VMs, then a flat fee:
         # counting every node is an upper bound).
-        return [Item("pd_balanced", ROOT_DISK_GIB), Item("cloud_nat_gateway", HOURS_PER_MONTH)]
+        return [Item("pd_balanced", disk_gib), Item("cloud_nat_gateway", HOURS_PER_MONTH)]
     if cloud == "azure":
         return [Item(AKS_DISK_ITEMS[AKS_OS_DISK_GIB], 1)]
     raise ValueError(f"unknown cloud {cloud!r}")
@@ -182,7 +210,7 @@ class Footprint:
         self.layout = layout
         self.prices = prices or load_price_book()
         self._fixed: dict[str, float] = {}
-        self._per_node: dict[str, float] = {}
+        self._per_node: dict[tuple[str, int], float] = {}
         self._per_stage: dict[tuple[str, float | None], float] = {}
 
     def region_fixed(self, key: str) -> float:
@@ -193,12 +221,12 @@ class Footprint:
             self._fixed[key] = priced(items, self.prices, cloud, region)
         return self._fixed[key]
 
-    def per_node(self, key: str) -> float:
+    def per_node(self, key: str, disk_gib: int = ROOT_DISK_GIB) -> float:
         """What each node adds to its own price per month (its disk, its NAT charge)."""
-        if key not in self._per_node:
+        if (key, disk_gib) not in self._per_node:
             cloud, region = key.split(":", 1)
-            self._per_node[key] = priced(node_items(cloud), self.prices, cloud, region)
-        return self._per_node[key]
+            self._per_node[(key, disk_gib)] = priced(node_items(cloud, disk_gib), self.prices, cloud, region)
+        return self._per_node[(key, disk_gib)]
 
     def per_stage(self, key: str, weights_gb: float | None) -> float:
         """What storing one model's weights in the region costs per month."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from regions.catalog import Catalog, Offering, Region
-from regions.footprint import footprint_of
+from regions.footprint import ROOT_DISK_GIB, footprint_of, node_disk_gib
 from regions.pricing import HOURS_PER_MONTH, node_hourly_usd, node_monthly_usd
 from regions.quotas import quota_index
 from regions.residency import expand_residency
@@ -50,6 +50,24 @@ class Option:
     usd_per_node_hour: float
     kg_per_node_month: float | None
     """kgCO2 per node-month; None where the chip's power or the grid intensity is unknown."""
+    disk_gib: int = ROOT_DISK_GIB
+    """The node's disk, GiB: the OS, images and every replica's model cache (see regions/footprint.py)."""
+
+
+def _node_disks(
+    regions: list[Region], points: list[OperatingPoint], row_position: np.ndarray, point: np.ndarray,
+    weights: float | None,
+) -> np.ndarray:  # fmt: skip
+    """Each row's node disk, GiB."""
+    found: dict[tuple[str, int], int] = {}
+    disks = np.zeros(point.size, dtype=np.int64)
+    for i, (position, index) in enumerate(zip(row_position.tolist(), point.tolist(), strict=True)):
+        cloud = regions[position].cloud
+        if (cloud, index) not in found:
+            p = points[index]
+            found[(cloud, index)] = node_disk_gib(cloud, weights, p.replicas_per_node, p.nodes_per_replica)
+        disks[i] = found[(cloud, index)]
+    return disks
 
 
 def eligible_regions(profile: WorkloadProfile, catalog: Catalog, settings: PlacementSettings) -> list[Region]:
@@ -103,6 +121,8 @@ class OptionTable:
     starts: np.ndarray
     price_month: np.ndarray
     """USD per node-month: the node's price and what each node adds (root disk; see regions/footprint.py)."""
+    disk_gib: np.ndarray
+    """Each row's node disk, GiB (``regions.footprint.node_disk_gib``)."""
     storage_month: np.ndarray
     """USD per month of storing the stage's model in each region (by region position)."""
     kg_node: np.ndarray
@@ -117,7 +137,7 @@ class OptionTable:
 
     def option(self, row: int) -> Option:
         offering, capacity, hourly, kg = self.shapes[int(self.shape[row])]
-        return Option(offering, capacity, self.points[int(self.point[row])], hourly, kg)
+        return Option(offering, capacity, self.points[int(self.point[row])], hourly, kg, int(self.disk_gib[row]))
 
     def rows(self, region: int) -> slice:
         return slice(int(self.starts[region]), int(self.starts[region + 1]))
@@ -169,12 +189,18 @@ def option_table(
     spans_nodes = np.array([p.nodes_per_replica > 1 for p in points] or [False])
     # ...and runs only on nodes whose network is documented.
     usable = ~(spans_nodes[point] & np.isnan(index.network[shape])) if shape.size else np.ones(0, dtype=bool)
-    shape, point, row_position = shape[usable], point[usable], row_position[usable]
+    # Every replica caches the model's weights on its node's disk: a larger disk where they need one.
+    weights = weights_gb(stage.model)
+    disk = _node_disks(regions, points, row_position, point, weights)
+    shape, point, row_position, disk = shape[usable], point[usable], row_position[usable], disk[usable]
     rows_per_region = np.bincount(row_position, minlength=len(regions))
     service = np.array([p.service_ms for p in points] or [0.0])
     footprint = footprint_of(catalog, settings.fleet)
-    node_extra = np.array([footprint.per_node(r.key) for r in regions] or [0.0])
-    weights = weights_gb(stage.model)
+    extra: dict[tuple[int, int], float] = {}
+    for pair in zip(row_position.tolist(), disk.tolist(), strict=True):
+        if pair not in extra:
+            extra[pair] = footprint.per_node(regions[pair[0]].key, pair[1])
+    node_extra = np.array([extra[pair] for pair in zip(row_position.tolist(), disk.tolist(), strict=True)])
     replica_rps = np.array([p.replica_rps for p in points] or [0.0])
     per_node = np.array([p.per_node for p in points] or [1.0])
     quota = np.full(selected.size, -1, dtype=np.int64)
@@ -189,7 +215,8 @@ def option_table(
         shape=shape,
         point=point,
         starts=np.concatenate(([0], np.cumsum(rows_per_region))).astype(np.int64),
-        price_month=node_monthly_usd(index.hourly[shape], 1) + node_extra[row_position],
+        price_month=node_monthly_usd(index.hourly[shape], 1) + node_extra,
+        disk_gib=disk,
         storage_month=np.array([footprint.per_stage(r.key, weights) for r in regions] or [0.0]),
         kg_node=index.kg[shape],
         service=service[point],

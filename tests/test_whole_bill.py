@@ -6,8 +6,9 @@ from collections import defaultdict
 
 import pytest
 
+from regions.bill import PLACEMENT_TYPE
 from regions.catalog import load_catalog
-from regions.footprint import FleetLayout, footprint_of
+from regions.footprint import ROOT_DISK_GIB, FleetLayout, footprint_of
 from regions.pricing import UsageAssumptions
 from tensorfleet.engine import read_stack_config
 from tensorfleet.program_config import decode_value
@@ -65,13 +66,15 @@ def test_a_node_adds_its_root_disk_as_the_planner_counts_it(stack):
     _, _, _, plan = stack
     footprint = footprint_of(load_catalog(), FleetLayout(usage=UsageAssumptions()))
     disks = [b for b in plan["bill"] if b["type"] in NODE_EXTRAS and "SystemNodeGroup" not in b["urn"]]
-    nodes = {b["region"]: 0 for b in disks}
-    for placement in plan["placements"]:
-        if placement["cloud"] == "aws":
-            nodes[placement["region"]] = nodes.get(placement["region"], 0) + placement["nodes"]["desired"]
-    for region, count in nodes.items():
+    planned: dict[str, float] = {b["region"]: 0.0 for b in disks}
+    for inputs in _placements(plan, "aws"):
+        key = f"aws:{inputs['region']}"
+        planned[inputs["region"]] = planned.get(inputs["region"], 0.0) + inputs["nodes"][
+            "desired"
+        ] * footprint.per_node(key, int(inputs.get("diskGib") or ROOT_DISK_GIB))
+    for region, expected in planned.items():
         usd = sum(b["monthly_usd"] for b in disks if b["region"] == region)
-        assert usd == pytest.approx(count * footprint.per_node(f"aws:{region}"), abs=0.01), region
+        assert usd == pytest.approx(expected, abs=0.01), region
 
 
 def test_each_gcp_region_costs_what_the_planner_counts(stack):
@@ -85,13 +88,13 @@ def test_each_gcp_region_costs_what_the_planner_counts(stack):
         if line["cloud"] != "gcp" or line["unit"] == "node-hour" or line["type"] == "gcp:storage/bucket:Bucket":
             continue
         built[line["region"]] += line["monthly_usd"]
-    nodes: dict[str, int] = defaultdict(int)
-    for placement in plan["placements"]:
-        if placement["cloud"] == "gcp":
-            nodes[placement["region"]] += placement["nodes"]["desired"]
-    assert built and set(built) == set(nodes), "the example stacks build every GCP region they place in"
+    per_nodes: dict[str, float] = defaultdict(float)
+    for inputs in _placements(plan, "gcp"):
+        disk = int(inputs.get("diskGib") or ROOT_DISK_GIB)
+        per_nodes[inputs["region"]] += inputs["nodes"]["desired"] * footprint.per_node(f"gcp:{inputs['region']}", disk)
+    assert built and set(built) == set(per_nodes), "the example stacks build every GCP region they place in"
     for region, usd in built.items():
-        planned = footprint.region_fixed(f"gcp:{region}") + nodes[region] * footprint.per_node(f"gcp:{region}")
+        planned = footprint.region_fixed(f"gcp:{region}") + per_nodes[region]
         assert usd == pytest.approx(planned, abs=0.01), region
     assert not [b for b in plan["bill"] if b["cloud"] == "gcp" and "not built" in (b.get("assumption") or "")]
 
@@ -120,3 +123,9 @@ def test_each_azure_region_costs_what_the_planner_counts(stack):
         assert usd == pytest.approx(footprint.region_fixed(f"azure:{region}"), abs=0.01), region
         assert per_node[region] == pytest.approx(nodes[region] * footprint.per_node(f"azure:{region}"), abs=0.01)
     assert not [b for b in plan["bill"] if b["cloud"] == "azure" and "not built" in (b.get("assumption") or "")]
+
+
+def _placements(plan: dict, cloud: str) -> list[dict]:
+    """The registered placements of one cloud, with the node disk the planner priced (``diskGib``
+    where it is not the default)."""
+    return [r["inputs"] for r in plan["resources"] if r["type"] == PLACEMENT_TYPE and r["inputs"]["cloud"] == cloud]

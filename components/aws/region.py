@@ -165,6 +165,7 @@ class AwsRegionFleet(pulumi.ComponentResource):
                     accelerator_count=spec.accelerator_count,
                     compact=spec.compact,
                     gpu_slices=spec.gpu_slices,
+                    **({"disk_size_gib": spec.disk_gib} if spec.disk_gib is not None else {}),
                     tags=args.tags,
                 ),
                 child,

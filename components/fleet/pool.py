@@ -65,6 +65,9 @@ class PoolSpec:
 
     gpu_slices: GpuSlices | None = None
     """How replicas share the pool's GPUs; None: each replica owns whole accelerators."""
+    disk_gib: int | None = None
+    """Each node's disk: the OS, images and the model cache of every replica it runs. None: the
+    component's default."""
 
     @property
     def compact(self) -> bool:

@@ -82,6 +82,8 @@ class WorkloadPlacementArgs:
     """Replicas that share each GPU (MIG instances or time slices). Default: none share."""
     mig_profile: str | None = None
     """The MIG instance each replica runs on (``1g.10gb``); None for whole GPUs or time slices."""
+    disk_gib: int | None = None
+    """Each node's disk where the model caches of its replicas need more than the default."""
 
 
 class Workload(pulumi.ComponentResource):
@@ -161,6 +163,7 @@ def placement_inputs(args: WorkloadPlacementArgs) -> dict[str, Any]:
         # Only where there are some, so that placements without any keep their inputs unchanged.
         **({"takeoverNodes": args.takeover_nodes} if args.takeover_nodes else {}),
         **({"gpuSharing": _gpu_sharing(args)} if args.replicas_per_gpu > 1 else {}),
+        **({"diskGib": args.disk_gib} if args.disk_gib is not None else {}),
     }
 
 

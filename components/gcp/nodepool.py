@@ -12,7 +12,7 @@ import pulumi_gcp as gcp
 from components.fleet.labels import GPU_DRIVER_LABEL, SYSTEM_POOL_LABEL
 from components.fleet.pool import GpuSlices
 from components.gcp.accelerators import GPU_TYPES, TPU_GENERATIONS, TpuMachine, gpu_type, tpu_machine
-from regions.footprint import SYSTEM_DISK_GIB, SYSTEM_MACHINE_TYPES, SYSTEM_NODES
+from regions.footprint import ROOT_DISK_GIB, SYSTEM_DISK_GIB, SYSTEM_MACHINE_TYPES, SYSTEM_NODES
 
 __all__ = [
     "GkeNodePool",
@@ -51,7 +51,7 @@ class GkeNodePoolArgs:
     service_account: pulumi.Input[str]
     key_id: pulumi.Input[str]
     """Cloud KMS key that encrypts the boot disks (the Compute Engine service agent's grant first)."""
-    disk_size_gib: int = 200
+    disk_size_gib: int = ROOT_DISK_GIB
     driver: Literal["cloud", "operator"] = "cloud"
     """Who installs the GPU driver: GKE (``cloud``) or the serving layer's operator. TPUs need none."""
     gpu_slices: GpuSlices | None = None

@@ -156,6 +156,7 @@ class GcpRegionFleet(pulumi.ComponentResource):
                     key_id=keys.key_id,
                     driver=spec.driver,
                     gpu_slices=spec.gpu_slices,
+                    **({"disk_size_gib": spec.disk_gib} if spec.disk_gib is not None else {}),
                     reservation=spec.reservation,
                     takeover=spec.takeover,
                     compact=spec.compact,

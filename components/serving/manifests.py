@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.serving.images import ACCELERATOR_RESOURCES, NEURON_SCHEDULER, family_of, server_image
+from regions.footprint import model_cache_gib
 
 __all__ = [
     "GATEWAY_NAMESPACE",
@@ -284,7 +285,7 @@ def _pod_template(spec: ServerSpec, role: str = "server") -> dict[str, Any]:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
     }
-    cache_gi = max(10, math.ceil((spec.weights_gb or 0) * 1.25))
+    cache_gi = model_cache_gib(spec.weights_gb)
     labels = {**spec.pod_labels, **_labels(spec), **({ROLE_LABEL: role} if spec.multi_node else {})}
     return {
         "metadata": {"labels": labels, "annotations": _scrape_annotations(spec) if role != "worker" else {}},

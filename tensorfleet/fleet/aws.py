@@ -422,5 +422,6 @@ def _node_groups(row: StagePlacement, tenant: str, capacity_blocks: dict[str, Ca
         accelerator_count=offering.accelerator_count,
         nodes_per_replica=choice.option.point.nodes_per_replica,
         gpu_slices=gpu_slices(row),
+        disk_gib=choice.option.disk_gib,
     )
     return with_takeover(serving, choice.takeover_nodes, capacity_reservation_id=None, zone_ids=offering.zones)

@@ -193,6 +193,7 @@ def _node_pools(
         reservation=reservations.get(offering.instance_type) if on_demand else None,
         nodes_per_replica=choice.option.point.nodes_per_replica,
         gpu_slices=gpu_slices(row),
+        disk_gib=choice.option.disk_gib,
     )
     return with_takeover(serving, choice.takeover_nodes, reservation=None)
 

@@ -7,6 +7,7 @@ from typing import Any
 from components.fleet import WorkloadArgs, WorkloadPlacementArgs
 from components.fleet.workload import placement_inputs
 from regions.explain import explain
+from regions.footprint import ROOT_DISK_GIB
 from regions.placement import WorkloadPlan
 from tensorfleet.outputs import PlacementOutput
 from workloads.profiles import WorkloadProfile, weights_gb
@@ -43,6 +44,7 @@ def workload_args(plan: WorkloadPlan) -> WorkloadArgs:
             takeover_nodes=row.choice.takeover_nodes,
             replicas_per_gpu=row.choice.option.point.replicas_per_accelerator,
             mig_profile=row.choice.option.point.mig_profile,
+            disk_gib=row.choice.option.disk_gib if row.choice.option.disk_gib != ROOT_DISK_GIB else None,
         )
         for row in plan.rows
     )
