@@ -58,16 +58,13 @@ def _node_disks(
     regions: list[Region], points: list[OperatingPoint], row_position: np.ndarray, point: np.ndarray,
     weights: float | None,
 ) -> np.ndarray:  # fmt: skip
-    """Each row's node disk, GiB."""
-    found: dict[tuple[str, int], int] = {}
-    disks = np.zeros(point.size, dtype=np.int64)
-    for i, (position, index) in enumerate(zip(row_position.tolist(), point.tolist(), strict=True)):
-        cloud = regions[position].cloud
-        if (cloud, index) not in found:
-            p = points[index]
-            found[(cloud, index)] = node_disk_gib(cloud, weights, p.replicas_per_node, p.nodes_per_replica)
-        disks[i] = found[(cloud, index)]
-    return disks
+    """Each row's node disk, GiB: computed per cloud and operating point, then looked up per row."""
+    clouds = sorted({r.cloud for r in regions})
+    table = np.array(
+        [[node_disk_gib(c, weights, p.replicas_per_node, p.nodes_per_replica) for p in points] for c in clouds]
+    ).reshape(len(clouds), len(points))
+    cloud_of = np.array([clouds.index(r.cloud) for r in regions], dtype=np.int64)
+    return table[cloud_of[row_position], point] if point.size else np.zeros(0, dtype=np.int64)
 
 
 def eligible_regions(profile: WorkloadProfile, catalog: Catalog, settings: PlacementSettings) -> list[Region]:
@@ -196,11 +193,13 @@ def option_table(
     rows_per_region = np.bincount(row_position, minlength=len(regions))
     service = np.array([p.service_ms for p in points] or [0.0])
     footprint = footprint_of(catalog, settings.fleet)
-    extra: dict[tuple[int, int], float] = {}
-    for pair in zip(row_position.tolist(), disk.tolist(), strict=True):
-        if pair not in extra:
-            extra[pair] = footprint.per_node(regions[pair[0]].key, pair[1])
-    node_extra = np.array([extra[pair] for pair in zip(row_position.tolist(), disk.tolist(), strict=True)])
+    # What a node adds grows linearly with its disk (a price per GiB-month): each region's charge at
+    # the default disk and per GiB more.
+    base = np.array([footprint.per_node(r.key) for r in regions] or [0.0])
+    per_gib = np.array(
+        [footprint.per_node(r.key, ROOT_DISK_GIB + 1) - footprint.per_node(r.key) for r in regions] or [0.0]
+    )
+    node_extra = base[row_position] + per_gib[row_position] * (disk - ROOT_DISK_GIB)
     replica_rps = np.array([p.replica_rps for p in points] or [0.0])
     per_node = np.array([p.per_node for p in points] or [1.0])
     quota = np.full(selected.size, -1, dtype=np.int64)
