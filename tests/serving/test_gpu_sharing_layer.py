@@ -58,6 +58,16 @@ def _row(workload: str) -> dict[str, Any]:
     return row
 
 
+def _node_group(workload: str) -> dict[str, Any]:
+    """The workload's EKS node group (its inputs)."""
+    (found,) = [
+        g["inputs"]
+        for g in _resources("aws:eks/nodeGroup:NodeGroup")
+        if g["inputs"]["labels"].get("tensorfleet.io/workload") == workload
+    ]
+    return found
+
+
 def _deployment(workload: str) -> dict[str, Any]:
     (found,) = [
         d["inputs"]
@@ -95,11 +105,7 @@ def test_every_shared_workload_is_placed_on_gpus_it_can_share_and_counted_per_sh
 
 
 def test_eks_mig_nodes_split_their_gpus_at_every_boot_before_the_kubelet():
-    (group,) = [
-        g["inputs"]
-        for g in _resources("aws:eks/nodeGroup:NodeGroup")
-        if g["inputs"]["labels"].get("tensorfleet.io/workload") == "mig-aws"
-    ]
+    group = _node_group("mig-aws")
     assert group["labels"][DEVICE_PLUGIN_CONFIG_LABEL] == "mig-single"
     row = _row("mig-aws")
     shares = int(row["acceleratorCount"]) * 7
@@ -129,11 +135,7 @@ def test_eks_mig_nodes_split_their_gpus_at_every_boot_before_the_kubelet():
 
 
 def test_eks_time_sliced_nodes_name_their_device_plugin_configuration():
-    (group,) = [
-        g["inputs"]
-        for g in _resources("aws:eks/nodeGroup:NodeGroup")
-        if g["inputs"]["labels"].get("tensorfleet.io/workload") == "slices-aws"
-    ]
+    group = _node_group("slices-aws")
     assert group["labels"][DEVICE_PLUGIN_CONFIG_LABEL] == "time-slicing-2"
     assert group["tags"][f"{AUTOSCALER_TEMPLATE}/resources/nvidia.com/gpu"] == str(
         2 * int(_row("slices-aws")["acceleratorCount"])
