@@ -249,9 +249,10 @@ def _workload_candidates(prof, catalog, settings_, footprint):
                 if math.ceil(peak / measured.requests_per_second - 1e-9) > scaling.max_replicas:
                     continue
                 steady = stage.share * slo.steady_rps * weight
+                # Replicas first, then nodes: any steady traffic needs a whole replica.
                 nodes = max(
                     math.ceil(scaling.min_replicas / per_node),
-                    math.ceil(steady / (measured.requests_per_second * per_node) - 1e-9),
+                    math.ceil(math.ceil(steady / measured.requests_per_second - 1e-9) / per_node),
                 )
                 peak_nodes = math.ceil(
                     max(math.ceil(peak / measured.requests_per_second - 1e-9), scaling.min_replicas) / per_node
