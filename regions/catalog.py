@@ -192,6 +192,9 @@ class Catalog:
     mig_profiles: dict[tuple[str, int], MigProfile] = field(default_factory=dict)
     """The MIG instance of each GPU that offers one, per (accelerator, compute slices)
     (``mig_profiles.csv``)."""
+    temp_disks: dict[str, int] = field(default_factory=dict)
+    """The temporary (resource) disk of each Azure VM size a source documents, GiB
+    (``azure_temp_disks.csv``): where an AKS node keeps images and model caches its OS disk cannot."""
 
     def region(self, cloud: str, code: str) -> Region:
         """Returns a region or raises UnknownName naming the closest known codes."""
@@ -264,7 +267,34 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
         zones={**region_zones, **_gcp_region_zones(offerings)},
         node_networks=_read_node_networks(data_dir / "node_networks.csv"),
         mig_profiles=_read_mig_profiles(data_dir / "mig_profiles.csv", specs),
+        temp_disks=_read_temp_disks(data_dir / "azure_temp_disks.csv"),
     )
+
+
+def _read_temp_disks(path: Path) -> dict[str, int]:
+    """The temporary disk of each size where AKS can keep kubelet data on it: one documented disk
+    that is not NVMe (AKS binds kubelet data to the resource disk mounted at ``/mnt``; NVMe
+    temporary disks come unformatted and unmounted)."""
+    if not path.is_file():
+        return {}
+    found: dict[str, int] = {}
+    seen: set[str] = set()
+    for line, row in _rows(path):
+        if row["vm_size"] in seen:
+            raise ValueError(f"{path.name} line {line}: VM size {row['vm_size']!r} is listed twice")
+        seen.add(row["vm_size"])
+        if row["temp_disk_nvme"] not in ("yes", "no", "not stated"):
+            raise ValueError(
+                f"{path.name} line {line}: column 'temp_disk_nvme' is {row['temp_disk_nvme']!r}; "
+                "expected yes, no or not stated"
+            )
+        gib, disks = _opt_num(row, "temp_disk_gib", path.name, line), _opt_num(row, "temp_disks", path.name, line)
+        if gib is None or disks != 1 or row["temp_disk_nvme"] == "yes":
+            continue
+        if gib != int(gib) or gib <= 0:
+            raise ValueError(f"{path.name} line {line}: column 'temp_disk_gib' is {gib:g}; expected whole GiB above 0")
+        found[row["vm_size"]] = int(gib)
+    return found
 
 
 def _read_mig_profiles(path: Path, specs: dict[str, AcceleratorSpec]) -> dict[tuple[str, int], MigProfile]:

@@ -36,8 +36,10 @@ __all__ = [
     "Item",
     "cloud_items",
     "footprint_of",
+    "kubelet_on_temporary_disk",
     "model_cache_gib",
     "node_disk_gib",
+    "node_disk_limit_gib",
     "node_items",
     "region_items",
     "stage_items",
@@ -54,7 +56,9 @@ MODEL_CACHE_HEADROOM = 1.25
 MIN_MODEL_CACHE_GIB = 10
 """The smallest cache volume a model server gets (its limit, not what it holds)."""
 AKS_OS_DISK_GIB = 128
-"""OS disk of every AKS node: Azure prices managed disks by size tier, and 128 GiB is the P10 tier."""
+"""OS disk of every AKS node: Azure prices managed disks by size tier, and 128 GiB is the P10 tier.
+A node whose images and model caches need more keeps them on the VM's temporary disk (the AKS pool's
+``kubeletDiskType: Temporary``): included in the VM's price, encrypted at host."""
 AKS_DISK_ITEMS = {128: "managed_disk_premium_ssd_p10"}
 """Premium SSD OS disk sizes with a priced tier."""
 SYSTEM_NODES = 2
@@ -152,12 +156,28 @@ def model_cache_gib(weights_gb: float | None) -> int:
 def node_disk_gib(cloud: str, weights_gb: float | None, replicas_per_node: int, nodes_per_replica: int) -> int:
     """The disk an accelerator node needs: every replica on it downloads the weights (a replica that
     spans nodes downloads them on each of its nodes), a quarter more for the files beside them, on
-    top of ``OS_AND_IMAGES_GIB``; at least ``ROOT_DISK_GIB``. AKS nodes keep their 128 GiB P10 OS
-    disk, the one tier with a sourced price: model caches there are not sized yet."""
-    if cloud == "azure":
-        return AKS_OS_DISK_GIB
+    top of ``OS_AND_IMAGES_GIB``. EKS and GKE nodes get a root disk of that size, at least
+    ``ROOT_DISK_GIB``. On AKS it is what the kubelet's disk must hold: the 128 GiB OS disk where it
+    fits, else the VM's temporary disk (``node_disk_limit_gib``)."""
     caches = math.ceil((weights_gb or 0) * MODEL_CACHE_HEADROOM) * (replicas_per_node if nodes_per_replica == 1 else 1)
+    if cloud == "azure":
+        return OS_AND_IMAGES_GIB + caches
     return max(ROOT_DISK_GIB, OS_AND_IMAGES_GIB + caches)
+
+
+def node_disk_limit_gib(cloud: str, temp_disk_gib: int | None) -> float:
+    """The most ``node_disk_gib`` a node of the cloud can have. EKS and GKE size the root volume to
+    the need. An AKS node has its OS disk or, larger, its VM size's temporary disk
+    (``temp_disk_gib``, from ``regions/data/azure_temp_disks.csv``; None where no source gives one)."""
+    if cloud != "azure":
+        return math.inf
+    return max(AKS_OS_DISK_GIB, temp_disk_gib or 0)
+
+
+def kubelet_on_temporary_disk(disk_gib: int | None) -> bool:
+    """Whether an AKS node's images and model caches go to the VM's temporary disk: where the OS
+    disk cannot hold them (the planner placed the pool only on sizes whose temporary disk can)."""
+    return disk_gib is not None and disk_gib > AKS_OS_DISK_GIB
 
 
 def node_items(cloud: str, disk_gib: int = ROOT_DISK_GIB) -> list[Item]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from regions.catalog import Catalog, Offering, Region
-from regions.footprint import ROOT_DISK_GIB, footprint_of, node_disk_gib
+from regions.footprint import ROOT_DISK_GIB, footprint_of, node_disk_gib, node_disk_limit_gib
 from regions.pricing import HOURS_PER_MONTH, node_hourly_usd, node_monthly_usd
 from regions.quotas import quota_index
 from regions.residency import expand_residency
@@ -186,9 +186,11 @@ def option_table(
     spans_nodes = np.array([p.nodes_per_replica > 1 for p in points] or [False])
     # ...and runs only on nodes whose network is documented.
     usable = ~(spans_nodes[point] & np.isnan(index.network[shape])) if shape.size else np.ones(0, dtype=bool)
-    # Every replica caches the model's weights on its node's disk: a larger disk where they need one.
+    # Every replica caches the model's weights on its node's disk: a larger disk where they need one,
+    # on nodes that can have it.
     weights = weights_gb(stage.model)
     disk = _node_disks(regions, points, row_position, point, weights)
+    usable &= disk <= index.disk_limit[shape]
     shape, point, row_position, disk = shape[usable], point[usable], row_position[usable], disk[usable]
     rows_per_region = np.bincount(row_position, minlength=len(regions))
     service = np.array([p.service_ms for p in points] or [0.0])
@@ -245,6 +247,8 @@ class _ShapeIndex:
     accelerator: np.ndarray
     network: np.ndarray
     """Documented node-to-node network, Gbit/s; NaN where unknown."""
+    disk_limit: np.ndarray
+    """The most disk a node of the shape can have for images and model caches, GiB."""
 
 
 @functools.lru_cache(maxsize=8)
@@ -269,6 +273,9 @@ def _shape_index(
         keys=keys,
         accelerator=np.array([o.accelerator for o, *_ in shapes], dtype=object),
         network=np.array([catalog.node_networks.get((o.cloud, o.instance_type), np.nan) for o, *_ in shapes]),
+        disk_limit=np.array(
+            [node_disk_limit_gib(o.cloud, catalog.temp_disks.get(o.instance_type)) for o, *_ in shapes]
+        ),
     )
 
 

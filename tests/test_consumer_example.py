@@ -59,10 +59,10 @@ def test_consumer_reads_a_gcp_and_an_azure_cluster_with_their_identity_settings(
     gcp = _consume(fleet, "document-summaries", ["gcp:us-east4"])["app-settings-gcp-us-east4"]
     assert gcp["metadata"]["namespace"] == fleet.outputs["workloads"]["document-summaries"]["namespace"]
     assert gcp["data"]["project"] == "acme-ml-prod" and gcp["data"]["workloadIdentityPool"]
-    maps = _consume(fleet, "recommendation-embeddings", ["azure:eastus", "aws:us-east-2"])
-    azure = maps["app-settings-azure-eastus"]["data"]
-    assert azure["resourceGroup"] == "tensorfleet-prod-eastus" and azure["oidcIssuerUrl"].startswith("https://")
-    assert azure["endpoint"] == fleet.outputs["clusters"]["azure:eastus"]["endpoint"]
+    maps = _consume(fleet, "recommendation-embeddings", ["azure:northeurope", "aws:us-east-2"])
+    azure = maps["app-settings-azure-northeurope"]["data"]
+    assert azure["resourceGroup"] == "tensorfleet-prod-northeurope" and azure["oidcIssuerUrl"].startswith("https://")
+    assert azure["endpoint"] == fleet.outputs["clusters"]["azure:northeurope"]["endpoint"]
     assert maps["app-settings-aws-us-east-2"]["data"]["oidcProviderArn"].startswith("arn:aws:")
 
 

@@ -1,5 +1,6 @@
 """An AKS agent pool for one placement: GPU VMs of one size, encrypted at host with CMEK OS disks,
-tainted and labelled, autoscaled between the planner's bounds."""
+images and model caches on the OS disk or the VM's temporary disk, tainted and labelled,
+autoscaled between the planner's bounds."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from components.fleet.labels import GPU_DRIVER_LABEL
 from components.fleet.pool import DEVICE_PLUGIN_CONFIG_LABEL, MIG_CONFIG_LABEL, GpuSlices
 from components.naming import digest_key
 from components.serving.images import family_of
-from regions.footprint import AKS_OS_DISK_GIB
+from regions.footprint import AKS_OS_DISK_GIB, kubelet_on_temporary_disk
 
 __all__ = [
     "MIG_ACCELERATORS",
@@ -62,6 +63,10 @@ class AksAgentPoolArgs:
     """Replicas share each GPU. MIG: AKS partitions the GPUs (``gpuInstanceProfile``) where it
     installs the driver, the GPU operator's MIG manager where the operator does; time slices: the
     device plugin's configuration for the pool. Only NVIDIA GPUs, MIG only on sizes that have it."""
+    disk_gib: int | None = None
+    """What each node's images and model caches need, GiB: on the 128 GiB OS disk where they fit,
+    else on the VM's temporary disk (``kubeletDiskType: Temporary``), which the planner chose the
+    size for. None: the OS disk."""
     proximity_placement_group_id: pulumi.Input[str] | None = None
     """A proximity placement group for nodes a model replica spans (set only at creation)."""
     takeover: bool = False
@@ -101,6 +106,9 @@ class AksAgentPool(pulumi.ComponentResource):
             spot_max_price=-1 if spot else None,
             os_disk_size_gb=AKS_OS_DISK_GIB,
             os_disk_type="Managed",
+            # The temporary disk is in the VM's price and, like the OS disk's cache, encrypted at host.
+            # Unset is AKS's default, the OS disk.
+            kubelet_disk_type="Temporary" if kubelet_on_temporary_disk(args.disk_gib) else None,
             enable_encryption_at_host=True,
             enable_node_public_ip=False,
             vnet_subnet_id=args.subnet_id,

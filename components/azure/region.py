@@ -168,6 +168,7 @@ class AzureRegionFleet(pulumi.ComponentResource):
                     subnet_id=network.subnet_id,
                     driver=spec.driver,
                     gpu_slices=spec.gpu_slices,
+                    disk_gib=spec.disk_gib,
                     proximity_placement_group_id=proximity_id,
                     takeover=spec.takeover,
                     tags=args.tags,

@@ -143,5 +143,6 @@ def _agent_pools(row: StagePlacement, tenant: str, settings: AzureConfig) -> lis
         driver=settings.gpu_driver,
         nodes_per_replica=choice.option.point.nodes_per_replica,
         gpu_slices=gpu_slices(row),
+        disk_gib=choice.option.disk_gib,
     )
     return with_takeover(serving, choice.takeover_nodes)

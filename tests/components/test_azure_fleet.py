@@ -45,6 +45,17 @@ def _all(run, type_):
     return [r for r in run.registrations if r.type == type_]
 
 
+def _node_disk(run, pool):
+    """What the planner sized the pool's nodes' disk to (its placement's ``diskGib``)."""
+    (disk,) = {
+        int(p.inputs["diskGib"])
+        for p in _all(run, "tensorfleet:fleet:WorkloadPlacement")
+        if p.inputs["instanceType"] == pool.inputs["vmSize"]
+        and p.inputs["workload"] == pool.inputs["nodeLabels"]["tensorfleet.io/workload"]
+    }
+    return disk
+
+
 def _placements(run):
     """Azure placement records by (region, workload, stage)."""
     return {
@@ -211,6 +222,12 @@ def test_pools_are_the_planned_capacity_on_catalog_sizes(staging, prod):
             assert (inputs["minCount"], inputs["count"], inputs["maxCount"]) == (
                 nodes["min"], nodes["desired"], nodes["max"],
             )  # fmt: skip
+            # Images and model caches: on the OS disk where they fit, else on a temporary disk that holds them.
+            disk = int(match[0]["diskGib"])
+            if disk > AKS_OS_DISK_GIB:
+                assert inputs["kubeletDiskType"] == "Temporary" and catalog.temp_disks[inputs["vmSize"]] >= disk
+            else:
+                assert "kubeletDiskType" not in inputs
 
 
 def _key(pool) -> str:
@@ -244,6 +261,15 @@ def _inputs(requests, type_=POOL):
 
     (request,) = [r for r in requests if r.type == type_]
     return rpc.deserialize_properties(request.object)
+
+
+def test_a_pool_whose_caches_outgrow_the_os_disk_keeps_kubelet_data_on_the_temporary_disk():
+    inputs = _inputs(_pool(vm_size="Standard_ND96isr_H100_v5", accelerator="H100", disk_gib=AKS_OS_DISK_GIB + 1))
+    assert inputs["kubeletDiskType"] == "Temporary"
+    assert inputs["osDiskType"] == "Managed" and inputs["enableEncryptionAtHost"] is True
+    assert problems(agent_pool_body(inputs), models.AgentPool) == []
+    for disk in (None, AKS_OS_DISK_GIB):  # the OS disk holds them: AKS's default, left unset
+        assert "kubeletDiskType" not in _inputs(_pool(disk_gib=disk))
 
 
 def test_spot_pools_evict_by_deletion_capped_at_the_on_demand_price():
@@ -359,13 +385,20 @@ def test_a_pool_a_replica_spans_is_placed_in_its_proximity_group():
 def test_a_multi_node_replica_on_aks_gets_a_proximity_group_its_cluster_may_manage():
     research = {
         "profile": "workloads/examples/research-assistant-405b.yaml",
-        # Azure's H100 nodes cost more than AWS's: the budget follows.
-        "overrides": {"placement": {"clouds": ["azure"]}, "budget": {"monthly_usd": 200000}},
+        # Each node downloads the 405B's 812 GB, more than an ND H100 v5's 1 TiB temporary disk holds
+        # beside the images; the ND A100 v4 sizes' holds it. Azure's nodes cost more than AWS's: the
+        # budget follows.
+        "overrides": {
+            "placement": {"clouds": ["azure"], "accelerators": ["A100-80GB"]},
+            "budget": {"monthly_usd": 200000},
+        },
     }
     run = run_stack("staging", workloads=[research], budgetMonthlyUsd=200000)
     assert len(_all(run, "azure-native:compute:ProximityPlacementGroup")) == 1
     pools = [p for p in _all(run, POOL) if "proximityPlacementGroupID" in p.inputs]
-    assert pools and all(p.inputs["vmSize"] in ("Standard_ND96isr_H100_v5", "Standard_ND96is_H100_v5") for p in pools)
+    temp_disks = load_catalog().temp_disks
+    assert pools and all(p.inputs["kubeletDiskType"] == "Temporary" for p in pools)
+    assert all(temp_disks[p.inputs["vmSize"]] >= _node_disk(run, p) > AKS_OS_DISK_GIB for p in pools)
     grants = [
         r for r in _all(run, "azure-native:authorization:RoleAssignment")
         if r.inputs["roleDefinitionId"].endswith(CONTRIBUTOR)

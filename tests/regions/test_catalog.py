@@ -225,3 +225,31 @@ def test_aws_offers_only_what_eks_accelerated_amis_run(catalog):
     }
     assert vendors == {"NVIDIA", "AWS"}
     assert any("Qualcomm" in e.reason for e in catalog.excluded if e.instance_type == "dl2q.24xlarge")
+
+
+def test_every_azure_gpu_size_offered_has_a_sourced_temporary_disk_row_or_is_named(catalog):
+    with (DATA_DIR / "azure_temp_disks.csv").open(newline="") as handle:
+        rows = {row["vm_size"]: row for row in csv.DictReader(handle)}
+    assert all(row["source_url"].startswith("https://github.com/MicrosoftDocs/") for row in rows.values())
+    sizes = {o.instance_type for o in catalog.offerings if o.cloud == "azure"}
+    # No Microsoft page gives these sizes' disks: their nodes hold what the OS disk holds.
+    unsourced = {"Standard_NC8ads_A10_v4", "Standard_NC16ads_A10_v4", "Standard_NC32ads_A10_v4",
+                 "Standard_ND96is_MI300X_v5", "Standard_ND96is_H100_v5",
+                 "Standard_NV6s_v2", "Standard_NV12s_v2", "Standard_NV24s_v2"}  # fmt: skip
+    assert sizes - set(rows) <= unsourced
+    assert set(catalog.temp_disks) <= set(rows)
+
+
+def test_a_temporary_disk_row_that_is_not_whole_gib_is_a_data_error(tmp_path):
+    for path in DATA_DIR.glob("*.csv"):
+        (tmp_path / path.name).write_text(path.read_text())
+    lines = (tmp_path / "azure_temp_disks.csv").read_text().splitlines()
+    (line,) = [i for i, text in enumerate(lines) if text.startswith("Standard_ND96isr_H100_v5,")]
+    lines[line] = lines[line].replace(",1024,1,", ",1024.5,1,", 1)
+    (tmp_path / "azure_temp_disks.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=rf"azure_temp_disks.csv line {line + 1}: column 'temp_disk_gib' is 1024.5"):
+        load_catalog(tmp_path)
+    lines[line] = lines[line].replace(",1024.5,1,no,", ",1024,1,maybe,", 1)
+    (tmp_path / "azure_temp_disks.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"column 'temp_disk_nvme' is 'maybe'; expected yes, no or not stated"):
+        load_catalog(tmp_path)

@@ -3,15 +3,24 @@ its replicas need and prices it, and the fleet builds that disk."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from regions.catalog import load_catalog
-from regions.footprint import AKS_OS_DISK_GIB, OS_AND_IMAGES_GIB, ROOT_DISK_GIB, footprint_of, node_disk_gib
-from regions.placement import place_fleet
+from regions.footprint import (
+    AKS_OS_DISK_GIB,
+    OS_AND_IMAGES_GIB,
+    ROOT_DISK_GIB,
+    footprint_of,
+    node_disk_gib,
+    node_disk_limit_gib,
+)
+from regions.placement import PlacementError, place_fleet
 from regions.settings import PlacementSettings
 from tests.helpers import BASE_PROFILE
 from tests.regions.test_pipeline_sizing import LLAMA_405B, SLO
-from workloads.loading import deep_merge
+from workloads.loading import deep_merge, load_profile
 from workloads.profiles import WorkloadProfile, weights_gb
 
 
@@ -22,7 +31,44 @@ def test_a_node_disk_holds_the_os_and_every_replicas_download():
     # A replica spanning nodes downloads the whole model on each of its nodes (Llama 3.1 405B, bf16).
     assert node_disk_gib("aws", 811.8, 1, 2) == OS_AND_IMAGES_GIB + 1015
     assert node_disk_gib("aws", None, 8, 1) == ROOT_DISK_GIB  # nothing known to download
-    assert node_disk_gib("azure", 141.2, 1, 1) == AKS_OS_DISK_GIB  # not sized on AKS yet
+    # On AKS, what the kubelet's disk holds: no root-disk floor (the OS disk is 128 GiB).
+    assert node_disk_gib("azure", 141.2, 1, 1) == OS_AND_IMAGES_GIB + 177
+    assert node_disk_gib("azure", 14.2, 1, 1) == OS_AND_IMAGES_GIB + 18 <= AKS_OS_DISK_GIB
+
+
+def test_an_aks_node_holds_on_its_os_disk_or_its_one_resource_disk():
+    catalog = load_catalog()
+    # ND H100 v5: one 1,024 GiB temporary disk beside its NVMe (Microsoft's ND-H100-v5 size page).
+    assert node_disk_limit_gib("azure", catalog.temp_disks["Standard_ND96isr_H100_v5"]) == 1024
+    # NC H100 v5: the temporary disk is NVMe, which AKS does not put kubelet data on: the OS disk only.
+    assert "Standard_NC40ads_H100_v5" not in catalog.temp_disks
+    assert node_disk_limit_gib("azure", catalog.temp_disks.get("Standard_NC40ads_H100_v5")) == AKS_OS_DISK_GIB
+    # NVads V710 v5: several temporary disks whose size the page does not split: not counted.
+    assert "Standard_NV12ads_V710_v5" not in catalog.temp_disks
+    # A small temporary disk leaves the OS disk the larger (NC24ads A100 v4: 64 GiB).
+    assert node_disk_limit_gib("azure", catalog.temp_disks["Standard_NC24ads_A100_v4"]) == AKS_OS_DISK_GIB
+    assert node_disk_limit_gib("aws", None) == node_disk_limit_gib("gcp", None) == math.inf
+
+
+def test_the_planner_places_a_model_on_aks_only_where_a_disk_holds_its_download(project_root):
+    # The 70B chat assistant downloads ~89 GB: beside the images, more than the OS disk holds.
+    chat = load_profile(
+        project_root / "workloads" / "examples" / "chat-assistant-70b.yaml",
+        # ND H100 v5 nodes cost more than its budget: the budget follows.
+        {"placement": {"clouds": ["azure"], "accelerators": ["H100", "H100-NVL"]}, "budget": {"monthly_usd": 400000}},
+    )
+    catalog = load_catalog()
+    plan = place_fleet([chat], catalog, PlacementSettings())
+    rows = plan.workloads[0].rows
+    assert rows
+    for row in rows:
+        option = row.choice.option
+        assert option.disk_gib > AKS_OS_DISK_GIB
+        assert catalog.temp_disks[option.offering.instance_type] >= option.disk_gib
+    # Only on NC H100 v5 (whose only local disk is NVMe) it cannot be placed.
+    nvl_only = chat.model_copy(update={"placement": chat.placement.model_copy(update={"accelerators": ["H100-NVL"]})})
+    with pytest.raises(PlacementError):
+        place_fleet([nvl_only], catalog, PlacementSettings())
 
 
 def test_the_disk_a_node_needs_is_priced_per_gib():
@@ -47,6 +93,8 @@ def test_a_model_spanning_nodes_gets_disks_that_hold_it_and_pays_for_them():
         option = row.choice.option
         assert option.point.nodes_per_replica >= 2
         assert option.disk_gib == node_disk_gib(row.region.cloud, weights_gb(research.model), 1, 2)
-        if row.region.cloud != "azure":
-            assert option.disk_gib >= OS_AND_IMAGES_GIB + 811.8 * 1.25
+        assert option.disk_gib >= OS_AND_IMAGES_GIB + 811.8 * 1.25
+        if row.region.cloud == "azure":  # on the VM's temporary disk, in its price
+            assert catalog.temp_disks[option.offering.instance_type] >= option.disk_gib
+        else:
             assert footprint.per_node(row.region.key, option.disk_gib) > footprint.per_node(row.region.key)
