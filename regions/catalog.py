@@ -192,6 +192,9 @@ class Catalog:
     mig_profiles: dict[tuple[str, int], MigProfile] = field(default_factory=dict)
     """The MIG instance of each GPU that offers one, per (accelerator, compute slices)
     (``mig_profiles.csv``)."""
+    max_pods: dict[tuple[str, str], int] = field(default_factory=dict)
+    """The pods a node of each (cloud, instance type) runs at most where the cloud sets it per type:
+    EKS's default, the VPC CNI's per-instance figure (``aws_max_pods.csv``)."""
     temp_disks: dict[str, int] = field(default_factory=dict)
     """The temporary (resource) disk of each Azure VM size a source documents, GiB
     (``azure_temp_disks.csv``): where an AKS node keeps images and model caches its OS disk cannot."""
@@ -267,8 +270,21 @@ def load_catalog(data_dir: Path = DATA_DIR) -> Catalog:
         zones={**region_zones, **_gcp_region_zones(offerings)},
         node_networks=_read_node_networks(data_dir / "node_networks.csv"),
         mig_profiles=_read_mig_profiles(data_dir / "mig_profiles.csv", specs),
+        max_pods=_read_max_pods(data_dir / "aws_max_pods.csv"),
         temp_disks=_read_temp_disks(data_dir / "azure_temp_disks.csv"),
     )
+
+
+def _read_max_pods(path: Path) -> dict[tuple[str, str], int]:
+    if not path.is_file():
+        return {}
+    found: dict[tuple[str, str], int] = {}
+    for line, row in _rows(path):
+        pods = _num(row, "max_pods", path.name, line)
+        if pods != int(pods) or pods < 1:
+            raise ValueError(f"{path.name} line {line}: column 'max_pods' is {pods:g}; expected a whole number above 0")
+        found[("aws", row["instance_type"])] = int(pods)
+    return found
 
 
 def _read_temp_disks(path: Path) -> dict[str, int]:

@@ -51,7 +51,9 @@ class Option:
     kg_per_node_month: float | None
     """kgCO2 per node-month; None where the chip's power or the grid intensity is unknown."""
     disk_gib: int = ROOT_DISK_GIB
-    """The node's disk, GiB: the OS, images and every replica's model cache (see regions/footprint.py)."""
+    """What the node's disk holds, GiB: the OS, images and every replica's model cache; on EKS and
+    GKE the root disk's size, on AKS what the OS or temporary disk holds
+    (``regions.footprint.node_disk_gib``)."""
 
 
 def _node_disks(
@@ -191,6 +193,11 @@ def option_table(
     weights = weights_gb(stage.model)
     disk = _node_disks(regions, points, row_position, point, weights)
     usable &= disk <= index.disk_limit[shape]
+    # ...and as many model servers as the node may run pods beside its own.
+    sizing = settings.sizing
+    pods = np.where(np.isnan(index.max_pods[shape]), sizing.kubelet_max_pods, index.max_pods[shape])
+    servers = np.array([p.replicas_per_node for p in points] or [0])[point]
+    usable &= servers <= pods - sizing.node_system_pods
     shape, point, row_position, disk = shape[usable], point[usable], row_position[usable], disk[usable]
     rows_per_region = np.bincount(row_position, minlength=len(regions))
     service = np.array([p.service_ms for p in points] or [0.0])
@@ -249,6 +256,8 @@ class _ShapeIndex:
     """Documented node-to-node network, Gbit/s; NaN where unknown."""
     disk_limit: np.ndarray
     """The most disk a node of the shape can have for images and model caches, GiB."""
+    max_pods: np.ndarray
+    """The pods a node of the shape runs at most where its instance type states it; NaN elsewhere."""
 
 
 @functools.lru_cache(maxsize=8)
@@ -276,6 +285,7 @@ def _shape_index(
         disk_limit=np.array(
             [node_disk_limit_gib(o.cloud, catalog.temp_disks.get(o.instance_type)) for o, *_ in shapes]
         ),
+        max_pods=np.array([catalog.max_pods.get((o.cloud, o.instance_type), np.nan) for o, *_ in shapes]),
     )
 
 

@@ -78,13 +78,22 @@ class SizingAssumptions:
     """Achieved over peak dense FLOPS. Default: the chip family's calibrated figure."""
     max_batch: int = 256
     """Most sequences a replica runs at once: vLLM's ``max_num_seqs`` default (256)."""
-    max_server_pods_per_node: int = 100
-    """Most model-server pods one node runs (shared GPUs put one per share): the kubelet's default
-    limit of 110 pods (``--max-pods``, also GKE Standard's default), less room for the node's own
-    DaemonSets (CNI, proxy, device plugin, exporters)."""
+    kubelet_max_pods: int = 110
+    """Most pods a node runs where no per-instance figure is known: the kubelet's default
+    (``--max-pods``, also GKE Standard's default). EKS nodes take their instance type's figure
+    (``regions/data/aws_max_pods.csv``)."""
+    node_system_pods: int = 10
+    """Pods of a node that are not model servers: a stated allowance for its DaemonSets (CNI, proxy,
+    CSI node, device plugin, GPU and node exporters)."""
     max_nodes_per_replica: int = 4
     """Most nodes one replica may span (pipeline stages, a power of two), only for a model that no
     single node holds: a stated bound, as each stage adds a network hop to every token."""
+
+    @property
+    def max_server_pods_per_node(self) -> int:
+        """Most model-server pods one node runs (shared GPUs put one per share) where its instance
+        type states no pod limit of its own."""
+        return self.kubelet_max_pods - self.node_system_pods
 
 
 @dataclass(frozen=True, slots=True)

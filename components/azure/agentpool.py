@@ -23,6 +23,7 @@ __all__ = [
     "AksAgentPool",
     "AksAgentPoolArgs",
     "agent_pool_name",
+    "fixed_at_creation",
     "gpu_vendor",
 ]
 
@@ -86,9 +87,13 @@ class AksAgentPool(pulumi.ComponentResource):
         driver = args.driver if vendor == "nvidia" else "operator"
         spot = args.capacity == "spot"
         taints = [f"{vendor}.com/gpu=present:NoSchedule"] + ([SPOT_TAINT] if spot else [])
+        kubelet_disk_type = "Temporary" if kubelet_on_temporary_disk(args.disk_gib) else None
+        instance_profile = _instance_profile(args.gpu_slices) if driver == "cloud" else None
         pool = azure_native.containerservice.AgentPool(
             f"{name}-pool",
-            agent_pool_name=agent_pool_name(args.key),
+            agent_pool_name=agent_pool_name(
+                args.key, fixed_at_creation(args.vm_size, kubelet_disk_type, instance_profile)
+            ),
             resource_group_name=args.resource_group,
             resource_name_=args.cluster_name,
             mode="User",
@@ -108,12 +113,12 @@ class AksAgentPool(pulumi.ComponentResource):
             os_disk_type="Managed",
             # The temporary disk is in the VM's price and, like the OS disk's cache, encrypted at host.
             # Unset is AKS's default, the OS disk.
-            kubelet_disk_type="Temporary" if kubelet_on_temporary_disk(args.disk_gib) else None,
+            kubelet_disk_type=kubelet_disk_type,
             enable_encryption_at_host=True,
             enable_node_public_ip=False,
             vnet_subnet_id=args.subnet_id,
             gpu_profile=azure_native.containerservice.GPUProfileArgs(driver="Install" if driver == "cloud" else "None"),
-            gpu_instance_profile=_instance_profile(args.gpu_slices) if driver == "cloud" else None,
+            gpu_instance_profile=instance_profile,
             proximity_placement_group_id=args.proximity_placement_group_id,
             node_labels={
                 "tensorfleet.io/accelerator": args.accelerator.replace(" ", "-"),
@@ -150,12 +155,20 @@ def _sharing_labels(slices: GpuSlices | None, driver: str) -> dict[str, str]:
     return labels
 
 
-def agent_pool_name(key: str) -> str:
+def agent_pool_name(key: str, fixed: tuple[str, ...] = ()) -> str:
     """A Linux agent pool name (a lowercase letter, then letters and digits, at most 12) that keeps
-    the workload readable and is unique for the key."""
+    the workload readable and is unique for the key and for ``fixed``, what AKS sets only when it
+    creates a pool: a plan that changes one gets a new pool, created before the old one is deleted,
+    where AKS would refuse to update the pool in place."""
     letters = re.sub(r"[^a-z0-9]", "", key.split("/")[0].lower())
     head = letters if letters[:1].isalpha() else f"p{letters}"
-    return f"{head[:6]}{digest_key(key)[:6]}"
+    return f"{head[:6]}{digest_key('/'.join((key, *fixed)))[:6]}"
+
+
+def fixed_at_creation(vm_size: str, kubelet_disk_type: str | None, gpu_instance_profile: str | None) -> tuple[str, ...]:
+    """What of a pool AKS fixes when it creates it and a plan may change: its VM size, where the
+    kubelet keeps its data and the GPUs' MIG profile."""
+    return (vm_size, kubelet_disk_type or "OS", gpu_instance_profile or "")
 
 
 def _validate(args: AksAgentPoolArgs) -> None:

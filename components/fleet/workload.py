@@ -83,7 +83,8 @@ class WorkloadPlacementArgs:
     mig_profile: str | None = None
     """The MIG instance each replica runs on (``1g.10gb``); None for whole GPUs or time slices."""
     disk_gib: int | None = None
-    """Each node's disk where the model caches of its replicas need more than the default."""
+    """What each node's disk holds for the OS, images and its replicas' model caches, GiB, where it is
+    not the default root disk (on AKS: always, the OS disk or the VM's temporary disk holds it)."""
 
 
 class Workload(pulumi.ComponentResource):

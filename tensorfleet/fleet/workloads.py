@@ -8,6 +8,7 @@ from components.fleet import WorkloadArgs, WorkloadPlacementArgs
 from components.fleet.workload import placement_inputs
 from regions.explain import explain
 from regions.footprint import ROOT_DISK_GIB
+from regions.milp import StagePlacement
 from regions.placement import WorkloadPlan
 from tensorfleet.outputs import PlacementOutput
 from workloads.profiles import WorkloadProfile, weights_gb
@@ -44,7 +45,7 @@ def workload_args(plan: WorkloadPlan) -> WorkloadArgs:
             takeover_nodes=row.choice.takeover_nodes,
             replicas_per_gpu=row.choice.option.point.replicas_per_accelerator,
             mig_profile=row.choice.option.point.mig_profile,
-            disk_gib=row.choice.option.disk_gib if row.choice.option.disk_gib != ROOT_DISK_GIB else None,
+            disk_gib=_stated_disk(row),
         )
         for row in plan.rows
     )
@@ -87,3 +88,10 @@ def gateway_only_args(profile: WorkloadProfile) -> WorkloadArgs:
         gateway_only=True,
         hipaa=profile.compliance.hipaa,
     )
+
+
+def _stated_disk(row: StagePlacement) -> int | None:
+    """The node disk a placement states: on EKS and GKE where it is not the default root disk; on
+    AKS always, as it is what the kubelet's disk holds rather than a disk's size."""
+    disk = row.choice.option.disk_gib
+    return disk if row.region.cloud == "azure" or disk != ROOT_DISK_GIB else None

@@ -6,7 +6,14 @@ import pulumi
 import pytest
 from azure.mgmt.containerservice import models
 
-from components.azure.agentpool import MIG_ACCELERATORS, SPOT_TAINT, AksAgentPool, AksAgentPoolArgs, agent_pool_name
+from components.azure.agentpool import (
+    MIG_ACCELERATORS,
+    SPOT_TAINT,
+    AksAgentPool,
+    AksAgentPoolArgs,
+    agent_pool_name,
+    fixed_at_creation,
+)
 from components.azure.cluster import AUDIT_LOG_CATEGORIES, dns_service_ip
 from components.azure.keyvault import KEY_ROTATION
 from components.azure.roles import (
@@ -211,7 +218,8 @@ def test_pools_are_the_planned_capacity_on_catalog_sizes(staging, prod):
             assert inputs["nodeLabels"]["tensorfleet.io/accelerator"] == offering.accelerator
             assert "nvidia.com/gpu=present:NoSchedule" in inputs["nodeTaints"]
             assert "gpuInstanceProfile" not in inputs
-            assert inputs["agentPoolName"] == agent_pool_name(inputs["agentPoolName"] and _key(pool))
+            fixed = fixed_at_creation(inputs["vmSize"], inputs.get("kubeletDiskType"), inputs.get("gpuInstanceProfile"))
+            assert inputs["agentPoolName"] == agent_pool_name(_key(pool), fixed)
             if "takeover" in pool.name:
                 assert (inputs["minCount"], inputs["count"]) == (0, 0) and inputs["scaleSetPriority"] == "Regular"
                 continue
@@ -332,6 +340,22 @@ def test_agent_pool_names_are_valid_and_unique_per_key():
     names = {agent_pool_name(k) for k in ("chat/main", "chat/main/takeover", "chat/fast", "9lives/main")}
     assert len(names) == 4
     assert all(len(n) <= 12 and n[0].isalpha() and n.isalnum() and n.islower() for n in names)
+
+
+def test_a_plan_that_changes_what_aks_fixes_at_creation_gets_a_new_pool():
+    # AKS refuses to change a pool's VM size, kubelet disk or MIG profile in place: the pool's name
+    # follows them, so the engine creates the new pool before deleting the old.
+    base = _inputs(_pool())["agentPoolName"]
+    assert _inputs(_pool())["agentPoolName"] == base  # stable while nothing fixed changes
+    assert _inputs(_pool(nodes_max=8, capacity="on-demand"))["agentPoolName"] == base
+    changed = [
+        _pool(vm_size="Standard_NC80adis_H100_v5"),
+        _pool(vm_size="Standard_ND96isr_H100_v5", accelerator="H100"),
+        _pool(vm_size="Standard_ND96isr_H100_v5", accelerator="H100", disk_gib=AKS_OS_DISK_GIB + 1),
+        _pool(gpu_slices=GpuSlices(replicas_per_gpu=7, mig_profile="1g.12gb")),
+    ]
+    names = [_inputs(run)["agentPoolName"] for run in changed]
+    assert len({base, *names}) == 5 and all(n.startswith("chat") for n in names)
 
 
 def test_storage_is_cmek_tls12_private_and_entra_only(prod):

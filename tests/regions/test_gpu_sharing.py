@@ -3,13 +3,15 @@ as the node's GPUs hold, only on GPUs that can be shared that way."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pydantic import ValidationError
 
 from regions.calibration import hardware_of
 from regions.catalog import load_catalog
 from regions.diagnosis import PlacementError
-from regions.options import stage_points
+from regions.options import eligible_regions, option_table, stage_points
 from regions.performance import max_concurrency
 from regions.placement import place_fleet
 from regions.settings import PlacementSettings
@@ -212,3 +214,32 @@ def test_a_node_never_runs_more_server_pods_than_its_kubelet_admits():
     sliced = gpu_share(GpuSharing(time_slicing=48), spec, None)
     assert sliced is not None
     assert shared_operating_points(QWEN_1_5B, SLO, spec, 8, sliced, SizingAssumptions()) == ()
+
+
+def test_an_eks_node_runs_no_more_shares_than_its_instance_type_admits_pods():
+    # EKS nodes run as many pods as the VPC CNI's per-instance figure: p5.48xlarge 100, so 90 model
+    # servers beside the node's own pods, fewer than 12 time slices on each of its 8 H100s; the
+    # one-H100 p5.4xlarge (118) holds its 12.
+    catalog = load_catalog()
+    assert (catalog.max_pods[("aws", "p5.48xlarge")], catalog.max_pods[("aws", "p5.4xlarge")]) == (100, 118)
+    sliced = _with_sharing({"time_slicing": 12})
+    on_h100 = sliced.model_copy(
+        update={"placement": sliced.placement.model_copy(update={"clouds": ["aws"], "accelerators": ["H100"]})}
+    )
+    settings = PlacementSettings()
+    assert settings.sizing.max_server_pods_per_node >= 8 * 12  # what a kubelet's default admits
+
+    def servers(catalog_) -> dict[str, set[int]]:
+        regions = eligible_regions(on_h100, catalog_, settings)
+        table = option_table(on_h100.stages[0], on_h100, catalog_, regions, settings)
+        found: dict[str, set[int]] = {}
+        for row in range(table.shape.size):
+            option = table.option(row)
+            found.setdefault(option.offering.instance_type, set()).add(option.point.replicas_per_node)
+        return found
+
+    assert servers(replace(catalog, max_pods={}))["p5.48xlarge"] == {96}
+    limited = servers(catalog)
+    assert "p5.48xlarge" not in limited and limited["p5.4xlarge"] == {12}
+    plan = place_fleet([on_h100], catalog, settings)
+    assert {r.choice.option.offering.instance_type for r in plan.workloads[0].rows} == {"p5.4xlarge"}
