@@ -40,6 +40,7 @@ Constraint = Literal[
     "carbon_cap",
     "capacity",
     "gpu_sharing",
+    "node_disk",
     "accelerators",
     "unknown_carbon",
     "allowed_regions",

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from regions.catalog import CLOUDS, Region
 from regions.diagnosis import Constraint, Diagnosis, Value
+from regions.footprint import AKS_OS_DISK_GIB
 from regions.milp import (
     WorkloadPlan,
     WorkloadProblem,
@@ -47,6 +48,7 @@ __all__ = ["diagnose_stack", "diagnose_stack_budget", "diagnose_workload"]
 _MAX_CARBON_CAP = 2000.0  # the profile's bound on carbon.max_gco2_per_kwh
 _LISTED = 4  # regions named in a fact before "and N more"
 _MIN_CONTEXT_TOKENS = 128  # the profile's lower bound on context_tokens
+_UNLIMITED_DISK_GIB = 10**9  # a temporary disk no download fills: asks whether disks alone bind
 
 
 def diagnose_workload(problem: WorkloadProblem) -> tuple[Diagnosis, ...]:
@@ -437,6 +439,35 @@ def _relax_gpu_sharing(problem: WorkloadProblem) -> Diagnosis | None:
     return None
 
 
+def _relax_node_disks(problem: WorkloadProblem) -> Diagnosis | None:
+    """Options whose node cannot hold the model's downloads are dropped (an AKS node has its OS disk
+    or one temporary disk); were they the only workable ones?"""
+    profile, catalog = problem.profile, problem.catalog
+    azure_sizes = {o.instance_type for o in catalog.offerings if o.cloud == "azure"}
+    if "azure" not in profile.placement.clouds or not azure_sizes:
+        return None
+    unlimited = replace(catalog, temp_disks=dict.fromkeys(azure_sizes, _UNLIMITED_DISK_GIB))
+    plan = solve_workload(build_problem(profile, unlimited, problem.settings))
+    needs = [] if plan is None else [r.choice.option.disk_gib for r in plan.rows if r.region.cloud == "azure"]
+    if not needs:
+        return None
+    what = (
+        f"runs only on AKS nodes whose disks cannot hold the model's downloads ({max(needs):,} GiB per "
+        f"node, more than the {AKS_OS_DISK_GIB} GiB OS disk or the VM size's one non-NVMe temporary "
+        "disk in regions/data/azure_temp_disks.csv)"
+    )
+    if profile.placement.accelerators:
+        setting, current = "placement.accelerators", tuple(profile.placement.accelerators)
+        remedy = (
+            "qualify the model on an accelerator whose nodes hold it (another cloud's, or an Azure size "
+            "with a larger temporary disk)"
+        )
+    else:
+        setting, current = "placement.clouds", tuple(profile.placement.clouds)
+        remedy = "allow a cloud whose nodes get the disk they need (aws, gcp)"
+    return _diagnosis(problem, "node_disk", setting, current, None, what, remedy)
+
+
 def _relax_accelerators(problem: WorkloadProblem) -> Diagnosis | None:
     profile = problem.profile
     qualified = profile.placement.accelerators
@@ -631,6 +662,7 @@ _RELAXATIONS: tuple[Callable[[WorkloadProblem], Diagnosis | None], ...] = (
     _relax_carbon_cap,
     _relax_capacity,
     _relax_gpu_sharing,
+    _relax_node_disks,
     _relax_accelerators,
     _relax_unknown_carbon,
     _relax_allowed,

@@ -4,6 +4,7 @@ its replicas need and prices it, and the fleet builds that disk."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -67,8 +68,17 @@ def test_the_planner_places_a_model_on_aks_only_where_a_disk_holds_its_download(
         assert catalog.temp_disks[option.offering.instance_type] >= option.disk_gib
     # Only on NC H100 v5 (whose only local disk is NVMe) it cannot be placed.
     nvl_only = chat.model_copy(update={"placement": chat.placement.model_copy(update={"accelerators": ["H100-NVL"]})})
-    with pytest.raises(PlacementError):
+    with pytest.raises(PlacementError) as error:
         place_fleet([nvl_only], catalog, PlacementSettings())
+    # The diagnosis says so: disks alone bind, and by how much.
+    first = error.value.diagnoses[0]
+    assert (first.constraint, first.setting, first.current) == ("node_disk", "placement.accelerators", ("H100-NVL",))
+    need = node_disk_gib("azure", weights_gb(chat.model), 1, 1)
+    assert f"{need:,} GiB per node" in first.problem and f"{AKS_OS_DISK_GIB} GiB OS disk" in first.problem
+    # Where the sizes' disks would hold it, it places: nothing else binds.
+    nc_h100 = ("Standard_NC40ads_H100_v5", "Standard_NC80adis_H100_v5")
+    roomy = replace(catalog, temp_disks={**catalog.temp_disks, **dict.fromkeys(nc_h100, 10**6)})
+    assert place_fleet([nvl_only], roomy, PlacementSettings()).workloads
 
 
 def test_the_disk_a_node_needs_is_priced_per_gib():
