@@ -89,12 +89,6 @@ class SizingAssumptions:
     """Most nodes one replica may span (pipeline stages, a power of two), only for a model that no
     single node holds: a stated bound, as each stage adds a network hop to every token."""
 
-    @property
-    def max_server_pods_per_node(self) -> int:
-        """Most model-server pods one node runs (shared GPUs put one per share) where its instance
-        type states no pod limit of its own."""
-        return self.kubelet_max_pods - self.node_system_pods
-
 
 @dataclass(frozen=True, slots=True)
 class OperatingPoint:
@@ -197,8 +191,6 @@ def shared_operating_points(
     sized on the share, ``replicas_per_gpu`` of them on every GPU of the node (no tensor parallelism
     across shares, no pipeline: a shared GPU serves models that fit one share)."""
     per_node = accelerators_per_node * share.replicas_per_gpu
-    if per_node > assumptions.max_server_pods_per_node:
-        return ()  # more shares than pods the node may run
     sliced = share.of(spec)
     points = llm_operating_points(model, slo, sliced, 1, assumptions)
     kv = None

@@ -202,18 +202,32 @@ def test_a_model_larger_than_its_mig_instance_is_told_the_smallest_instance_that
             place_fleet([sharing("2g")], catalog, PlacementSettings())
 
 
+def _servers_per_node(profile: WorkloadProfile, catalog, settings: PlacementSettings) -> dict[str, set[int]]:
+    """The model servers per node of every option the planner may choose, per instance type."""
+    regions = eligible_regions(profile, catalog, settings)
+    table = option_table(profile.stages[0], profile, catalog, regions, settings)
+    found: dict[str, set[int]] = {}
+    for row in range(table.shape.size):
+        option = table.option(row)
+        found.setdefault(option.offering.instance_type, set()).add(option.point.replicas_per_node)
+    return found
+
+
+def _on(profile: WorkloadProfile, clouds: list[str], accelerators: list[str]) -> WorkloadProfile:
+    placement = profile.placement.model_copy(update={"clouds": clouds, "accelerators": accelerators})
+    return profile.model_copy(update={"placement": placement})
+
+
 def test_a_node_never_runs_more_server_pods_than_its_kubelet_admits():
-    spec = _spec("A100")
-    mig = load_catalog().mig_profiles[("A100", 1)]
-    share = gpu_share(GpuSharing(mig="1g"), spec, mig)
-    assert share is not None
-    limit = SizingAssumptions().max_server_pods_per_node
-    assert 14 * 7 <= limit < 16 * 7  # a2-highgpu-16g-like nodes would need 112 pods
-    assert shared_operating_points(QWEN_1_5B, SLO, spec, 14, share, SizingAssumptions())
-    assert shared_operating_points(QWEN_1_5B, SLO, spec, 16, share, SizingAssumptions()) == ()
-    sliced = gpu_share(GpuSharing(time_slicing=48), spec, None)
-    assert sliced is not None
-    assert shared_operating_points(QWEN_1_5B, SLO, spec, 8, sliced, SizingAssumptions()) == ()
+    # GKE nodes admit the kubelet's default of 110 pods: 100 model servers beside the node's own.
+    catalog, settings = load_catalog(), PlacementSettings()
+    assert settings.sizing.kubelet_max_pods - settings.sizing.node_system_pods == 100
+    mig = _servers_per_node(_on(_with_sharing({"mig": "1g"}), ["gcp"], ["A100"]), catalog, settings)
+    assert mig["a2-highgpu-8g"] == {8 * 7}
+    assert "a2-megagpu-16g" not in mig  # 16 GPUs x 7 instances = 112 pods
+    sliced = _servers_per_node(_on(_with_sharing({"time_slicing": 8}), ["gcp"], ["A100"]), catalog, settings)
+    assert sliced["a2-highgpu-8g"] == {8 * 8}
+    assert "a2-megagpu-16g" not in sliced  # 16 x 8 = 128
 
 
 def test_an_eks_node_runs_no_more_shares_than_its_instance_type_admits_pods():
@@ -222,24 +236,11 @@ def test_an_eks_node_runs_no_more_shares_than_its_instance_type_admits_pods():
     # one-H100 p5.4xlarge (118) holds its 12.
     catalog = load_catalog()
     assert (catalog.max_pods[("aws", "p5.48xlarge")], catalog.max_pods[("aws", "p5.4xlarge")]) == (100, 118)
-    sliced = _with_sharing({"time_slicing": 12})
-    on_h100 = sliced.model_copy(
-        update={"placement": sliced.placement.model_copy(update={"clouds": ["aws"], "accelerators": ["H100"]})}
-    )
+    on_h100 = _on(_with_sharing({"time_slicing": 12}), ["aws"], ["H100"])
     settings = PlacementSettings()
-    assert settings.sizing.max_server_pods_per_node >= 8 * 12  # what a kubelet's default admits
-
-    def servers(catalog_) -> dict[str, set[int]]:
-        regions = eligible_regions(on_h100, catalog_, settings)
-        table = option_table(on_h100.stages[0], on_h100, catalog_, regions, settings)
-        found: dict[str, set[int]] = {}
-        for row in range(table.shape.size):
-            option = table.option(row)
-            found.setdefault(option.offering.instance_type, set()).add(option.point.replicas_per_node)
-        return found
-
-    assert servers(replace(catalog, max_pods={}))["p5.48xlarge"] == {96}
-    limited = servers(catalog)
+    assert settings.sizing.kubelet_max_pods - settings.sizing.node_system_pods >= 8 * 12  # a kubelet's default
+    assert _servers_per_node(on_h100, replace(catalog, max_pods={}), settings)["p5.48xlarge"] == {96}
+    limited = _servers_per_node(on_h100, catalog, settings)
     assert "p5.48xlarge" not in limited and limited["p5.4xlarge"] == {12}
     plan = place_fleet([on_h100], catalog, settings)
     assert {r.choice.option.offering.instance_type for r in plan.workloads[0].rows} == {"p5.4xlarge"}
